@@ -1,0 +1,50 @@
+"""Audio file output (and, with the matching issue, input), through ``soundfile``.
+
+``soundfile`` (libsndfile, bundled in its wheels) reads and writes WAV, FLAC, AIFF, OGG and
+MP3 without ffmpeg; torchaudio 2.9+ moved its file I/O to torchcodec, which needs ffmpeg.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import torch
+
+from synths.files import PathLike, atomic_output
+
+WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".aif": "AIFF", ".aiff": "AIFF", ".ogg": "OGG"}
+
+
+class AudioFileError(ValueError):
+    """An audio file that cannot be read or written; the message names the file."""
+
+
+def write_audio(path: PathLike, audio: torch.Tensor, sample_rate: int, peak_normalize: bool = False) -> Path:
+    """Write mono ``[n]`` or ``[channels, n]`` audio (float, nominally in [-1, 1]) atomically.
+
+    The format follows the extension (``.wav`` 24-bit PCM, ``.flac``, ``.aiff``, ``.ogg``).
+    Samples beyond [-1, 1] are an error unless ``peak_normalize`` scales the peak to 0.99.
+    """
+    path = Path(path)
+    file_format = WRITE_FORMATS.get(path.suffix.lower())
+    if file_format is None:
+        raise AudioFileError(f"{path}: unsupported audio extension {path.suffix!r}; use one of {', '.join(WRITE_FORMATS)}")
+    samples = audio.detach().to("cpu", torch.float64)
+    if samples.dim() == 1:
+        samples = samples.unsqueeze(0)
+    if samples.dim() != 2:
+        raise AudioFileError(f"{path}: audio must be [n] or [channels, n], got shape {list(audio.shape)}")
+    if not torch.isfinite(samples).all():
+        raise AudioFileError(f"{path}: audio contains NaN or infinite samples")
+    peak = samples.abs().max().item() if samples.numel() else 0.0
+    if peak_normalize and peak > 0:
+        samples = samples * (0.99 / peak)
+    elif peak > 1.0:
+        raise AudioFileError(f"{path}: audio peak {peak:.3f} exceeds 1.0; pass peak_normalize=True to scale it")
+    subtype = "PCM_24" if file_format in ("WAV", "AIFF", "FLAC") else None
+    with atomic_output(path) as temporary:
+        soundfile.write(str(temporary), np.ascontiguousarray(samples.T.numpy()), int(sample_rate),
+                        format=file_format, subtype=subtype)
+    return path

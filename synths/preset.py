@@ -1,0 +1,199 @@
+"""Presets: a synth, a voice, physical parameter values, a seed, and metadata, as JSON.
+
+A preset file looks like::
+
+    {
+      "format": "synthmatch-preset",
+      "version": 1,
+      "synth": "tr808",
+      "voice": "BD",
+      "seed": 0,
+      "params": {"level": 8.0, "tone": 4.5, "decay": 6.0},
+      "metadata": {"source": "kick.wav"}
+    }
+
+Loading validates everything against the synth registry: an unknown synth, voice or
+parameter, or a value outside its range, raises :class:`PresetError` naming it and the
+allowed range. Parameters left out take their default.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from .base import Synth, SynthError
+from .files import PathLike, atomic_output
+from .registry import get, synth_class
+
+FORMAT_NAME = "synthmatch-preset"
+FORMAT_VERSION = 1
+
+
+class PresetError(ValueError):
+    """A preset that cannot be read or does not fit its synth."""
+
+
+@dataclass
+class Preset:
+    """A synth setting in physical units.
+
+    Attributes:
+        synth: registry name (``"tr808"``).
+        voice: voice name, or ``None`` for single-voice synths.
+        params: ``{parameter name: physical value}``; validated on construction.
+        seed: seed of the synth's random elements (noise, per-seed draws).
+        metadata: free-form JSON-serializable data (source file, match scores, ...).
+        version: preset format version.
+    """
+
+    synth: str
+    voice: Optional[str] = None
+    params: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+    metadata: dict[str, Any] = field(default_factory=dict)
+    version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        self.params = self._validated_params()
+
+    # ---------------------------------------------------------------- validation
+    def _validated_params(self) -> dict[str, float]:
+        try:
+            cls = synth_class(self.synth)
+        except SynthError as error:
+            raise PresetError(str(error)) from None
+        voice = cls.default_voice if self.voice is None else self.voice
+        if voice not in cls.voices:
+            raise PresetError(
+                f"synth {self.synth!r} has no voice {self.voice!r}; voices: {', '.join(str(v) for v in cls.voices)}"
+            )
+        self.voice = voice
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise PresetError(f"preset seed must be an integer >= 0, got {self.seed!r}")
+        if not isinstance(self.params, Mapping):
+            raise PresetError(f"preset params must be a mapping of name to number, got {type(self.params).__name__}")
+        specs = {spec.name: spec for spec in cls.voice_param_specs(voice)}
+        label = f"{self.synth}/{voice}" if voice is not None else self.synth
+        unknown = sorted(set(self.params) - set(specs))
+        if unknown:
+            raise PresetError(f"{label} has no parameter {unknown[0]!r}; parameters: {', '.join(specs)}")
+        validated = {}
+        for name, spec in specs.items():
+            value = self.params.get(name, spec.default)
+            if isinstance(value, torch.Tensor) and value.numel() == 1:
+                value = value.item()
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise PresetError(f"{label} parameter {name!r} must be a finite number, got {value!r}")
+            if not spec.contains(float(value)):
+                raise PresetError(
+                    f"{label} parameter {name!r} = {value:g} is out of range: expected {spec.range_text()}"
+                )
+            validated[name] = min(max(float(value), spec.min), spec.max)
+        return validated
+
+    # ---------------------------------------------------------------- synth bridge
+    def build_synth(self, **options: Any) -> Synth:
+        """The synth this preset is for (``options`` e.g. ``sample_rate``, ``duration``)."""
+        return get(self.synth, voice=self.voice, seed=self.seed, **options)
+
+    def theta(self, synth: Optional[Synth] = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Normalized parameters ``[1, n_params]`` for ``synth`` (default: :meth:`build_synth`)."""
+        synth = synth or self.build_synth()
+        return synth.normalize(self.params, batch_size=1, dtype=dtype)
+
+    def render(self, synth: Optional[Synth] = None, device: Optional[torch.device] = None,
+               dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Render to mono audio ``[n_samples]`` at the synth's sample rate."""
+        synth = synth or self.build_synth()
+        with torch.no_grad():
+            return synth.render(self.params, batch_size=1, device=device, dtype=dtype)[0, 0]
+
+    @classmethod
+    def from_theta(cls, synth: Synth, theta: torch.Tensor, metadata: Optional[dict[str, Any]] = None) -> "Preset":
+        """The preset of one row of normalized parameters (``[n_params]`` or ``[1, n_params]``)."""
+        row = theta.detach().reshape(1, -1).to(torch.float64).clamp(0.0, 1.0)
+        physical = synth.denormalize(row)
+        return cls(synth=synth.name, voice=synth.voice, seed=synth.seed,
+                   params={name: float(value[0]) for name, value in physical.items()},
+                   metadata=dict(metadata or {}))
+
+    # ---------------------------------------------------------------- JSON
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form written to JSON."""
+        return {
+            "format": FORMAT_NAME,
+            "version": self.version,
+            "synth": self.synth,
+            "voice": self.voice,
+            "seed": self.seed,
+            "params": dict(self.params),
+            "metadata": self.metadata,
+        }
+
+    def to_json(self, path: Optional[PathLike] = None, indent: int = 2) -> str:
+        """The preset as JSON text; also written to ``path`` (atomically) when given."""
+        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False) + "\n"
+        if path is not None:
+            with atomic_output(path) as temporary:
+                temporary.write_text(text, encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "preset") -> "Preset":
+        """Build and validate a preset from its plain-data form."""
+        if not isinstance(data, Mapping):
+            raise PresetError(f"{source}: a preset must be a JSON object, got {type(data).__name__}")
+        if data.get("format", FORMAT_NAME) != FORMAT_NAME:
+            raise PresetError(f"{source}: not a synthmatch preset (format {data.get('format')!r})")
+        version = data.get("version", FORMAT_VERSION)
+        if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+            raise PresetError(f"{source}: unsupported preset version {version!r}; this program reads 1 to {FORMAT_VERSION}")
+        if "synth" not in data or not isinstance(data["synth"], str):
+            raise PresetError(f"{source}: missing the string field 'synth'")
+        known = {"format", "version", "synth", "voice", "seed", "params", "metadata"}
+        extra = sorted(set(data) - known)
+        if extra:
+            raise PresetError(f"{source}: unknown field {extra[0]!r}; fields: {', '.join(sorted(known))}")
+        metadata = data.get("metadata", {})
+        if not isinstance(metadata, Mapping):
+            raise PresetError(f"{source}: 'metadata' must be an object")
+        params = data.get("params", {})
+        if not isinstance(params, Mapping):
+            raise PresetError(f"{source}: 'params' must be an object mapping parameter names to numbers")
+        try:
+            return cls(synth=data["synth"], voice=data.get("voice"), params=dict(params),
+                       seed=data.get("seed", 0), metadata=dict(metadata), version=FORMAT_VERSION)
+        except PresetError as error:
+            raise PresetError(f"{source}: {error}") from None
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "preset") -> "Preset":
+        """Parse and validate JSON text."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise PresetError(f"{source}: not valid JSON ({error})") from None
+        return cls.from_dict(data, source=source)
+
+    @classmethod
+    def load(cls, path: PathLike) -> "Preset":
+        """Read and validate a preset file."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise PresetError(f"{path}: no such preset file") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise PresetError(f"{path}: cannot read preset ({error})") from None
+        return cls.from_json(text, source=str(path))
+
+    def save(self, path: PathLike) -> None:
+        """Write the preset as JSON (atomically)."""
+        self.to_json(path)
