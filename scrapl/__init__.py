@@ -1,3 +1,8 @@
-"""SCRAPL: scattering transform with random paths (the JTFS filter bank, single-path and
-full JTFS, and ``SCRAPLLoss``). Built in the SCRAPL issue; this package exists so the
-project layout is complete."""
+"""SCRAPL: scattering transform with random paths.
+
+Available now: the JTFS filter bank (``scrapl.filter_bank``, NumPy, on kymatio 0.3.0's 1-D
+filter design) and the torch JTFS (``scrapl.jtfs.JTFS``: full transform and single path
+``(n2, n_fr)``), equal to the peer ``scrapl-loss`` 0.1.0 within ~1e-6 relative
+(``tests/test_jtfs_parity.py``). ``SCRAPLLoss`` with P-Adam, P-SAGA and theta-IS is still to
+come (SCRAPL issue).
+"""
