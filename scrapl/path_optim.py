@@ -19,8 +19,12 @@ the gradient handed to a plain SGD optimizer:
 
 Memory: only what is enabled is allocated.  With both enabled, the SAGA table is not stored
 at all: ``ĝ[p]`` is a function of ``m[p]``, ``v[p]`` and the step of the last visit, so it is
-recomputed from them.  State tables can be held in bfloat16 (``state_dtype``); the running sum
-stays in float32.  ``state_bytes()`` reports what is held.
+recomputed from them.  State tables can be held in bfloat16 (``state_dtype``), written with
+stochastic rounding: Adam's second moment moves by ~0.1 % per visit (1 - β2), less than half a
+bfloat16 step, so round-to-nearest would freeze it; stochastic rounding keeps every stored
+value unbiased.  The rounding noise comes from a seeded generator saved with the state, so a
+resumed run is bit-identical.  The running sum stays in float32.  ``state_bytes()`` reports
+what is held.
 """
 from __future__ import annotations
 
@@ -29,6 +33,15 @@ from typing import Dict, List, Optional, Sequence
 import torch
 
 __all__ = ["PathGradientState"]
+
+
+def to_bfloat16_stochastic(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Round float32 ``x`` to bfloat16 up or down with probability given by the distance
+    (unbiased): add uniform noise below the 16 kept bits, then truncate."""
+    bits = x.contiguous().view(torch.int32)
+    noise = torch.randint(0, 1 << 16, x.shape, generator=generator, dtype=torch.int32,
+                          device=x.device)
+    return ((bits + noise) & -65536).view(torch.float32).to(torch.bfloat16)
 
 
 def _adam_normalize(m: torch.Tensor, v: torch.Tensor, t: float, b1: float, b2: float,
@@ -46,18 +59,19 @@ class PathGradientState:
     n_paths : P
     use_p_adam, use_p_saga : which statistics to keep
     b1, b2, eps : 𝒫-Adam hyper-parameters
-    state_dtype : dtype of the P x |w| tables (float32, bfloat16 or float16, or float64 for
-        tests); the running SAGA sum is float32 (float64 when the tables are float64)
+    state_dtype : dtype of the P x |w| tables (float32, bfloat16 with stochastic rounding,
+        or float64 for tests); the running SAGA sum is float32 (float64 with float64 tables)
     device : where the tables live (that of the parameters)
+    seed : seed of the stochastic-rounding generator
     """
 
     def __init__(self, numels: Sequence[int], n_paths: int, use_p_adam: bool, use_p_saga: bool,
                  b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
                  state_dtype: torch.dtype = torch.float32,
-                 device: Optional[torch.device] = None):
-        if state_dtype not in (torch.float32, torch.bfloat16, torch.float16, torch.float64):
-            raise ValueError(f"state_dtype must be float32, bfloat16, float16 or float64, "
-                             f"got {state_dtype}")
+                 device: Optional[torch.device] = None, seed: int = 0):
+        if state_dtype not in (torch.float32, torch.bfloat16, torch.float64):
+            raise ValueError(f"state_dtype must be torch.float32, torch.bfloat16 or "
+                             f"torch.float64, got {state_dtype}")
         self.numels = [int(n) for n in numels]
         self.n_paths = n_paths
         self.use_p_adam = use_p_adam
@@ -77,6 +91,14 @@ class PathGradientState:
             if use_p_saga else [])
         # step (1-based) of each parameter's last update on each path; 0 = never
         self.last_step = torch.zeros(len(self.numels), n_paths, dtype=torch.long)
+        self.rounding = torch.Generator(device=device or "cpu")
+        self.rounding.manual_seed(seed)
+
+    def _store(self, table: torch.Tensor, path: int, value: torch.Tensor) -> None:
+        if table.dtype == torch.bfloat16:
+            table[path] = to_bfloat16_stochastic(value.float(), self.rounding)
+        else:
+            table[path] = value.to(table.dtype)
 
     # ------------------------------------------------------------------ core
     def _stored_direction(self, i: int, path: int, step: int) -> torch.Tensor:
@@ -106,13 +128,13 @@ class PathGradientState:
             d1, d2 = self.b1 ** (t - t_prev), self.b2 ** (t - t_prev)
             m = d1 * self.m[i][path].to(work) + (1 - d1) * g
             v = d2 * self.v[i][path].to(work) + (1 - d2) * g * g
-            self.m[i][path] = m.to(self.state_dtype)
-            self.v[i][path] = v.to(self.state_dtype)
+            self._store(self.m[i], path, m)
+            self._store(self.v[i], path, v)
             if self.state_dtype != work:      # what is stored is what SAGA will recompute
                 m, v = self.m[i][path].to(work), self.v[i][path].to(work)
             g = _adam_normalize(m, v, t, self.b1, self.b2, self.eps)
         elif self.use_p_saga:
-            self.table[i][path] = g.to(self.state_dtype)
+            self._store(self.table[i], path, g)
             if self.state_dtype != work:
                 g = self.table[i][path].to(work)
         self.last_step[i, path] = step
@@ -135,7 +157,8 @@ class PathGradientState:
     # ------------------------------------------------------------------ bookkeeping
     def tensors(self) -> Dict[str, torch.Tensor]:
         """Every state tensor by name (for ``state_dict``)."""
-        out: Dict[str, torch.Tensor] = {"last_step": self.last_step}
+        out: Dict[str, torch.Tensor] = {"last_step": self.last_step,
+                                        "rounding": self.rounding.get_state()}
         for name in ("m", "v", "table", "saga_sum"):
             for i, tensor in enumerate(getattr(self, name)):
                 out[f"{name}.{i}"] = tensor
@@ -149,17 +172,16 @@ class PathGradientState:
         if missing or extra:
             raise ValueError(f"P-Adam/P-SAGA state does not match the attached parameters "
                              f"and options (missing {missing[:4]}, unexpected {extra[:4]})")
+        self.rounding.set_state(state["rounding"].cpu())
         for key, tensor in mine.items():
+            if key == "rounding":
+                continue
             if tuple(state[key].shape) != tuple(tensor.shape):
                 raise ValueError(f"P-Adam/P-SAGA state '{key}' has shape "
                                  f"{tuple(state[key].shape)}, expected {tuple(tensor.shape)}")
             tensor.copy_(state[key])
 
-    def to(self, device: torch.device) -> None:
-        """Move the tables to ``device`` (step counters stay on the CPU)."""
-        for name in ("m", "v", "table", "saga_sum"):
-            setattr(self, name, [t.to(device) for t in getattr(self, name)])
-
     def state_bytes(self) -> int:
-        """Bytes held by the statistics."""
-        return sum(t.numel() * t.element_size() for t in self.tensors().values())
+        """Bytes held by the statistics (tables, running sums, step counters)."""
+        return sum(t.numel() * t.element_size() for k, t in self.tensors().items()
+                   if k != "rounding")

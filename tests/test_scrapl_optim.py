@@ -248,3 +248,30 @@ def test_accumulation_window_keeps_its_path():
     assert loss.curr_path_idx == first
     with pytest.raises(ValueError, match="accumulation window"):
         loss(x, y, path_idx=(first + 1) % loss.n_paths)
+
+
+def _second_moment_after_visits(dtype, visits=2500, P=4, n=2048):
+    state = PathGradientState([n], P, use_p_adam=True, use_p_saga=False, state_dtype=dtype)
+    for k in range(visits):
+        g = torch.full((n,), 1.0 if k < visits // 2 else 2.0)
+        state.transform(0, g, 0, 1 + k * P)              # path 0 revisited every P steps
+    return state.v[0][0].double().mean().item()
+
+
+def test_bfloat16_second_moment_does_not_freeze(monkeypatch):
+    """Late in training v moves by ~0.1 % per visit (1 - β2), below half a bfloat16 step:
+    round-to-nearest stalls it; stochastic rounding follows float32 on average."""
+    v32 = _second_moment_after_visits(torch.float32)
+    v16 = _second_moment_after_visits(torch.bfloat16)
+    assert abs(v16 / v32 - 1) < 0.01
+    import scrapl.path_optim as po          # the same run with round-to-nearest drifts away
+    monkeypatch.setattr(po, "to_bfloat16_stochastic", lambda x, g: x.to(torch.bfloat16))
+    assert abs(_second_moment_after_visits(torch.bfloat16) / v32 - 1) > 0.03
+
+
+def test_stochastic_rounding_is_unbiased():
+    from scrapl.path_optim import to_bfloat16_stochastic
+    x = torch.full((200_000,), 1.0 + 2 ** -10)          # 1/8 of a bfloat16 step above 1
+    y = to_bfloat16_stochastic(x, torch.Generator().manual_seed(0)).double()
+    assert set(y.unique().tolist()) == {1.0, 1.0 + 2 ** -7}
+    assert abs(y.mean().item() - (1.0 + 2 ** -10)) < 2e-5
