@@ -21,16 +21,20 @@ class AudioFileError(ValueError):
     """An audio file that cannot be read or written; the message names the file."""
 
 
-def write_audio(path: PathLike, audio: torch.Tensor, sample_rate: int, peak_normalize: bool = False) -> Path:
+def write_audio(path: PathLike, audio: torch.Tensor, sample_rate: int, peak_normalize: bool = False,
+                float_samples: bool = False) -> Path:
     """Write mono ``[n]`` or ``[channels, n]`` audio (float, nominally in [-1, 1]) atomically.
 
     The format follows the extension (``.wav`` 24-bit PCM, ``.flac``, ``.aiff``, ``.ogg``).
-    Samples beyond [-1, 1] are an error unless ``peak_normalize`` scales the peak to 0.99.
+    Samples beyond [-1, 1] are an error unless ``peak_normalize`` scales the peak to 0.99,
+    or ``float_samples`` writes 32-bit float samples (WAV and AIFF only), which hold them.
     """
     path = Path(path)
     file_format = WRITE_FORMATS.get(path.suffix.lower())
     if file_format is None:
         raise AudioFileError(f"{path}: unsupported audio extension {path.suffix!r}; use one of {', '.join(WRITE_FORMATS)}")
+    if float_samples and file_format not in ("WAV", "AIFF"):
+        raise AudioFileError(f"{path}: float samples need a .wav or .aiff file")
     samples = audio.detach().to("cpu", torch.float64)
     if samples.dim() == 1:
         samples = samples.unsqueeze(0)
@@ -41,10 +45,34 @@ def write_audio(path: PathLike, audio: torch.Tensor, sample_rate: int, peak_norm
     peak = samples.abs().max().item() if samples.numel() else 0.0
     if peak_normalize and peak > 0:
         samples = samples * (0.99 / peak)
-    elif peak > 1.0:
+    elif peak > 1.0 and not float_samples:
         raise AudioFileError(f"{path}: audio peak {peak:.3f} exceeds 1.0; pass peak_normalize=True to scale it")
-    subtype = "PCM_24" if file_format in ("WAV", "AIFF", "FLAC") else None
+    subtype = "FLOAT" if float_samples else "PCM_24" if file_format in ("WAV", "AIFF", "FLAC") else None
     with atomic_output(path) as temporary:
         soundfile.write(str(temporary), np.ascontiguousarray(samples.T.numpy()), int(sample_rate),
                         format=file_format, subtype=subtype)
     return path
+
+
+def read_audio(path: PathLike) -> tuple[torch.Tensor, int]:
+    """Read an audio file as float32 ``[channels, n]`` and its sample rate.
+
+    Whatever libsndfile reads (WAV, FLAC, AIFF, OGG, MP3).  A missing, empty, corrupt or
+    non-audio file raises :class:`AudioFileError` naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioFileError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise AudioFileError(f"{path}: the file is empty")
+    try:
+        data, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+        reason = str(err).splitlines()[0] if str(err) else err.__class__.__name__
+        raise AudioFileError(f"{path}: not a readable audio file ({reason})") from None
+    if data.shape[0] == 0:
+        raise AudioFileError(f"{path}: the file holds no samples")
+    audio = torch.from_numpy(np.ascontiguousarray(data.T))
+    if not torch.isfinite(audio).all():
+        raise AudioFileError(f"{path}: the file holds NaN or infinite samples")
+    return audio, int(sample_rate)

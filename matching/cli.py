@@ -3,6 +3,11 @@
 Sub-commands:
     synthmatch synths [NAME] [--json]          list synths, voices and parameters
     synthmatch render PRESET.json -o OUT.wav   render a preset and print its parameters
+    synthmatch export PRESET.json... --midi OUT.mid | --kit OUT.h2drumkit | --sfz DIR
+                                               MIDI file and rendered kits (see matching.export)
+    synthmatch import FILE -o DIR              presets from a .mid, .sfz, .h2drumkit or .json
+    synthmatch match SOUND --synth tr808 [--voice BD] [-o P.json] [--midi M.mid] [--wav W.wav]
+                     [--plot P.png]            the preset that recreates SOUND (match_preset)
 
 Bad arguments or input print one line ``synthmatch: error: ...`` and exit with status 2
 (usage) or 1 (input that cannot be used).
@@ -14,12 +19,14 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn, Optional
 
 import synths
 from synths import Preset, PresetError, SynthError
 
 from .audio import AudioFileError, write_audio
+from .export import ExportError
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -59,6 +66,92 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pattern_argument(text: str) -> object:
+    from .export import parse_pattern_text
+
+    try:
+        return parse_pattern_text(text)
+    except ExportError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_kit, load_cc_map, presets_to_midi
+
+    presets = [Preset.load(path) for path in args.presets]
+    sounds = f"{len(presets)} preset{'s' if len(presets) != 1 else ''}"
+    if args.midi:
+        presets_to_midi(presets, args.midi, cc_map=args.cc_map, channel=args.channel, pattern=args.pattern,
+                        bpm=args.bpm, steps_per_beat=args.steps_per_beat, name=args.name)
+        how = "as a pattern" if args.pattern else "one note a beat"
+        channel = args.channel or load_cc_map(args.cc_map).channel
+        print(f"wrote {args.midi} ({sounds} {how}, CC map {args.cc_map}, channel {channel})")
+    if args.kit:
+        export_kit(presets, args.kit, format="hydrogen", name=args.name, normalize=args.normalize)
+        print(f"wrote {args.kit} (Hydrogen drum kit of {sounds})")
+    if args.sfz:
+        sfz_path = export_kit(presets, args.sfz, format="sfz", name=args.name, normalize=args.normalize)
+        print(f"wrote {sfz_path} (SFZ instrument of {sounds})")
+    return 0
+
+
+def _match(args: argparse.Namespace) -> int:
+    from .match import match_preset
+
+    outputs = [p for p in (args.output, args.midi, args.wav, args.plot) if p]
+    for path in outputs:
+        if not Path(path).resolve().parent.is_dir():
+            raise FileNotFoundError(f"cannot write {path}: folder {Path(path).parent} does not exist")
+    result = match_preset(args.sound, synth=args.synth, voice=args.voice, refine=not args.no_refine,
+                          seed=args.seed, steps=args.steps, progress=not args.quiet)
+    preset, report = result.preset, result.report
+    print(f"{args.sound}: {preset.synth}" + (f" voice {preset.voice}" if preset.voice else "")
+          + f" in {report['time_s']:.1f} s")
+    if len(report["voices"]) > 1:
+        ranked = sorted(report["voices"].items(), key=lambda kv: kv[1])
+        print("  voice scores (lower is better): " + ", ".join(f"{k} {v:.3f}" for k, v in ranked[:6]))
+    for name, value in preset.params.items():
+        print(f"  {name:<14} {value:.3f}")
+    d, base = report["distances"], report["baselines"]
+    print("  distances      " + "  ".join(f"{k} {v:.4g}" for k, v in d.items()))
+    for label, dist in base.items():
+        print(f"  {label:<14} " + "  ".join(f"{k} {v:.4g}" for k, v in dist.items()))
+    if args.output:
+        preset.save(args.output)
+        print(f"wrote {args.output}")
+    if args.midi:
+        preset.to_midi(args.midi)
+        print(f"wrote {args.midi}")
+    if args.wav:
+        write_audio(args.wav, result.audio, result.sample_rate, peak_normalize=False,
+                    float_samples=Path(args.wav).suffix.lower() in (".wav", ".aif", ".aiff"))
+        print(f"wrote {args.wav}")
+    if args.plot:
+        from .plot import plot_match
+        plot_match(args.plot, result.target, result.audio, result.sample_rate,
+                   title=f"{Path(args.sound).name} -> {preset.synth} {preset.voice or ''}")
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from .export import import_presets
+    from .export.common import safe_name
+    from .export.samples import preset_title
+
+    presets = import_presets(args.file, cc_map=args.cc_map, channel=args.channel)
+    output = Path(args.output)
+    try:
+        output.mkdir(exist_ok=True)
+        for index, preset in enumerate(presets, start=1):
+            path = output / f"{index:02d}_{safe_name(preset_title(preset))}.json"
+            preset.save(path)
+            print(f"wrote {path} ({preset.synth}" + (f" {preset.voice}" if preset.voice else "") + ")")
+    except OSError as error:
+        raise ExportError(f"cannot write presets to {output}: {error.strerror or error}") from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``synthmatch``."""
     parser = OneLineParser(prog="synthmatch", description="Synthesizer sound matching with differentiable synths.")
@@ -74,6 +167,44 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", required=True, help="output audio file (.wav, .flac, .aiff, .ogg)")
     render.add_argument("--normalize", action="store_true", help="scale the peak to 0.99")
     render.set_defaults(handler=_render)
+
+    export = commands.add_parser("export", help="write presets as a MIDI file, a Hydrogen kit or an SFZ kit")
+    export.add_argument("presets", nargs="+", metavar="PRESET.json", help="preset files")
+    export.add_argument("--midi", metavar="OUT.mid", help="Standard MIDI File: notes plus the device's control changes")
+    export.add_argument("--cc-map", default="tr8s", metavar="NAME",
+                        help="MIDI CC map: tr8s (default), tr8, or a map file's path")
+    export.add_argument("--channel", type=int, metavar="1-16", help="MIDI channel (default: the map's, 10)")
+    export.add_argument("--pattern", type=_pattern_argument, metavar="STEPS",
+                        help="play a step pattern instead of one note a beat: 'x...x...' for all, "
+                             "or 'BD=x...x...,SD=....x...'")
+    export.add_argument("--bpm", type=float, default=120.0, help="tempo (default 120)")
+    export.add_argument("--steps-per-beat", type=int, default=4, help="pattern steps per beat (default 4)")
+    export.add_argument("--kit", metavar="OUT.h2drumkit", help="Hydrogen drum kit of rendered samples")
+    export.add_argument("--sfz", metavar="DIR", help="folder for an SFZ instrument of rendered samples")
+    export.add_argument("--name", help="kit / track name (default: from the output name)")
+    export.add_argument("--normalize", action="store_true", help="peak-normalize each sample to 0.99")
+    export.set_defaults(handler=_export)
+
+    import_ = commands.add_parser("import", help="presets from a MIDI file, a kit written by synthmatch, or JSON")
+    import_.add_argument("file", metavar="FILE", help=".mid, .sfz (or its folder), .h2drumkit or preset .json")
+    import_.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the preset JSON files")
+    import_.add_argument("--cc-map", metavar="NAME", help="MIDI CC map for MIDI files (default: the file's, else tr8s)")
+    import_.add_argument("--channel", type=int, metavar="1-16", help="MIDI channel (default: the file's, else 10)")
+    import_.set_defaults(handler=_import)
+
+    match = commands.add_parser("match", help="find the preset that recreates a sound")
+    match.add_argument("sound", help="audio file (WAV, FLAC, AIFF, OGG, MP3)")
+    match.add_argument("--synth", default="tr808", help="synth name (default tr808)")
+    match.add_argument("--voice", help="voice of the synth (default: detected)")
+    match.add_argument("-o", "--output", metavar="PRESET.json", help="write the preset")
+    match.add_argument("--midi", metavar="OUT.mid", help="write a MIDI file playing the preset")
+    match.add_argument("--wav", metavar="OUT.wav", help="write the rendered match")
+    match.add_argument("--plot", metavar="OUT.png", help="plot target and match side by side")
+    match.add_argument("--steps", type=int, default=150, help="refinement steps (default 150)")
+    match.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    match.add_argument("--no-refine", action="store_true", help="random search only")
+    match.add_argument("--quiet", action="store_true", help="no progress bar")
+    match.set_defaults(handler=_match)
     return parser
 
 
@@ -81,9 +212,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``synthmatch`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "export" and not (args.midi or args.kit or args.sfz):
+        parser.error("export needs at least one output: --midi OUT.mid, --kit OUT.h2drumkit or --sfz DIR")
     try:
         return args.handler(args)
-    except (PresetError, SynthError, AudioFileError, FileNotFoundError) as error:
+    except (PresetError, SynthError, AudioFileError, ExportError, FileNotFoundError) as error:
         print(f"synthmatch: error: {error}", file=sys.stderr)
         return 1
 

@@ -226,8 +226,10 @@ class SCRAPLLoss(nn.Module):
                 self._target_scalogram = self.jtfs.scalogram(x_target)
         return self._coefficients(None, keys, scalogram=self._target_scalogram)
 
-    def _distance(self, S_x: torch.Tensor, S_target: torch.Tensor) -> torch.Tensor:
-        return torch.linalg.vector_norm(S_target - S_x, ord=self.p, dim=(-2, -1)).mean()
+    def _distance(self, S_x: torch.Tensor, S_target: torch.Tensor, reduction: str = "mean"
+                  ) -> torch.Tensor:
+        d = torch.linalg.vector_norm(S_target - S_x, ord=self.p, dim=(-2, -1))
+        return d.mean() if reduction == "mean" else d.reshape(-1)
 
     def calc_dist(self, x: torch.Tensor, x_target: torch.Tensor, path_idx: int
                   ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -240,16 +242,19 @@ class SCRAPLLoss(nn.Module):
         return self._distance(S_x, S_t), S_x, S_t
 
     def path_distances(self, x: torch.Tensor, x_target: torch.Tensor,
-                       paths: Sequence[int]) -> torch.Tensor:
-        """Distances on several paths sharing one first order, (len(paths),).  No
-        bookkeeping: useful for validation on a fixed path set."""
+                       paths: Sequence[int], reduction: str = "mean") -> torch.Tensor:
+        """Distances on several paths sharing one first order: (len(paths),) averaged over
+        the batch, or (len(paths), batch) with ``reduction='none'``.  No bookkeeping (no
+        step, no count): for validation on a fixed path set and per-item objectives."""
+        if reduction not in ("mean", "none"):
+            raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
         x, x_target = self._check_inputs(x, x_target)
         for i in paths:
             self._check_path_idx(i)
         keys = [self.scrapl_keys[i] for i in paths]
         S_x = self._coefficients(x, keys)
         S_t = self._target_coefficients(x_target, keys)
-        return torch.stack([self._distance(a, b) for a, b in zip(S_x, S_t)])
+        return torch.stack([self._distance(a, b, reduction) for a, b in zip(S_x, S_t)])
 
     def _check_path_idx(self, path_idx: int) -> None:
         if not (isinstance(path_idx, int) or (isinstance(path_idx, torch.Tensor)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Bootstrap the environment and run the main job on the bundled example.
-# (Until match_preset lands: render the bundled TR-808 kick preset and print its parameters.)
+# match_preset on examples/sounds/kick.wav (made by examples/sounds/make_examples.py, not by
+# this repo's synths): writes out/kick.json (preset), out/kick.mid (MIDI), out/kick_match.wav.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/bootstrap.sh"
 cd "$root"
 mkdir -p out
-exec "${SYNTHMATCH_VENV:-$root/.venv}/bin/synthmatch" render examples/presets/tr808_bd.json -o out/tr808_bd.wav
+exec "${SYNTHMATCH_VENV:-$root/.venv}/bin/synthmatch" match examples/sounds/kick.wav --synth tr808 --voice BD \
+    --steps 100 -o out/kick.json --midi out/kick.mid --wav out/kick_match.wav --plot out/kick.png "$@"

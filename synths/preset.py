@@ -4,9 +4,10 @@ A preset file looks like::
 
     {
       "format": "synthmatch-preset",
-      "version": 1,
+      "version": 2,
       "synth": "tr808",
       "voice": "BD",
+      "name": "dark kick",
       "seed": 0,
       "params": {"level": 8.0, "tone": 4.5, "decay": 6.0},
       "metadata": {"source": "kick.wav"}
@@ -15,6 +16,16 @@ A preset file looks like::
 Loading validates everything against the synth registry: an unknown synth, voice or
 parameter, or a value outside its range, raises :class:`PresetError` naming it and the
 allowed range. Parameters left out take their default.
+
+Format versions (``docs/preset.schema.json`` is the published JSON Schema; regenerate it
+with ``python -m synths.schema``):
+
+* 1: ``format``, ``version``, ``synth``, ``voice``, ``seed``, ``params``, ``metadata``.
+* 2: adds ``name``, an optional display name (kit instrument and sample names use it).
+
+Older files are read through :func:`migrate`, one step per version, so a version-1 file
+loads as a current preset (``name`` is ``null``). Files are always written in the current
+version.
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -33,11 +44,45 @@ from .files import PathLike, atomic_output
 from .registry import get, synth_class
 
 FORMAT_NAME = "synthmatch-preset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+#: The fields each format version allows (a field of a later version in an older file is an error).
+FORMAT_FIELDS: dict[int, frozenset[str]] = {
+    1: frozenset({"format", "version", "synth", "voice", "seed", "params", "metadata"}),
+    2: frozenset({"format", "version", "synth", "voice", "name", "seed", "params", "metadata"}),
+}
 
 
 class PresetError(ValueError):
     """A preset that cannot be read or does not fit its synth."""
+
+
+def _migrate_1_to_2(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "version": 2, "name": None}
+
+
+#: ``{version: function}`` turning the plain data of that version into the next version's.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _migrate_1_to_2}
+
+
+def migrate(data: Mapping[str, Any], source: str = "preset") -> dict[str, Any]:
+    """Bring a preset's plain data (a parsed JSON object) up to :data:`FORMAT_VERSION`.
+
+    A missing ``version`` means the current one. Unknown versions and fields that the
+    file's own version does not have raise :class:`PresetError`; the input is not modified.
+    """
+    version = data.get("version", FORMAT_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+        raise PresetError(f"{source}: unsupported preset version {version!r}; this program reads 1 to {FORMAT_VERSION}")
+    known = FORMAT_FIELDS[version]
+    extra = sorted(set(data) - known)
+    if extra:
+        raise PresetError(f"{source}: unknown field {extra[0]!r} for preset version {version}; "
+                          f"fields: {', '.join(sorted(known))}")
+    migrated = {**data, "version": version}
+    while migrated["version"] < FORMAT_VERSION:
+        migrated = MIGRATIONS[migrated["version"]](migrated)
+    return migrated
 
 
 @dataclass
@@ -50,7 +95,10 @@ class Preset:
         params: ``{parameter name: physical value}``; validated on construction.
         seed: seed of the synth's random elements (noise, per-seed draws).
         metadata: free-form JSON-serializable data (source file, match scores, ...).
-        version: preset format version.
+        version: preset format version (always :data:`FORMAT_VERSION` once loaded: older
+            files are migrated).
+        name: optional display name (``"dark kick"``); kits name instruments and samples
+            after it, or after the voice when it is ``None``.
     """
 
     synth: str
@@ -59,8 +107,11 @@ class Preset:
     seed: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
     version: int = FORMAT_VERSION
+    name: Optional[str] = None
 
     def __post_init__(self) -> None:
+        if self.name is not None and not isinstance(self.name, str):
+            raise PresetError(f"preset name must be a string or null, got {self.name!r}")
         self.params = self._validated_params()
 
     # ---------------------------------------------------------------- validation
@@ -129,9 +180,10 @@ class Preset:
         """Plain-data form written to JSON."""
         return {
             "format": FORMAT_NAME,
-            "version": self.version,
+            "version": FORMAT_VERSION,
             "synth": self.synth,
             "voice": self.voice,
+            "name": self.name,
             "seed": self.seed,
             "params": dict(self.params),
             "metadata": self.metadata,
@@ -152,15 +204,9 @@ class Preset:
             raise PresetError(f"{source}: a preset must be a JSON object, got {type(data).__name__}")
         if data.get("format", FORMAT_NAME) != FORMAT_NAME:
             raise PresetError(f"{source}: not a synthmatch preset (format {data.get('format')!r})")
-        version = data.get("version", FORMAT_VERSION)
-        if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
-            raise PresetError(f"{source}: unsupported preset version {version!r}; this program reads 1 to {FORMAT_VERSION}")
+        data = migrate(data, source=source)
         if "synth" not in data or not isinstance(data["synth"], str):
             raise PresetError(f"{source}: missing the string field 'synth'")
-        known = {"format", "version", "synth", "voice", "seed", "params", "metadata"}
-        extra = sorted(set(data) - known)
-        if extra:
-            raise PresetError(f"{source}: unknown field {extra[0]!r}; fields: {', '.join(sorted(known))}")
         metadata = data.get("metadata", {})
         if not isinstance(metadata, Mapping):
             raise PresetError(f"{source}: 'metadata' must be an object")
@@ -169,7 +215,8 @@ class Preset:
             raise PresetError(f"{source}: 'params' must be an object mapping parameter names to numbers")
         try:
             return cls(synth=data["synth"], voice=data.get("voice"), params=dict(params),
-                       seed=data.get("seed", 0), metadata=dict(metadata), version=FORMAT_VERSION)
+                       seed=data.get("seed", 0), metadata=dict(metadata), version=FORMAT_VERSION,
+                       name=data.get("name"))
         except PresetError as error:
             raise PresetError(f"{source}: {error}") from None
 
@@ -197,3 +244,17 @@ class Preset:
     def save(self, path: PathLike) -> None:
         """Write the preset as JSON (atomically)."""
         self.to_json(path)
+
+    # ---------------------------------------------------------------- export
+    def to_midi(self, path: PathLike, cc_map: str = "tr8s", channel: Optional[int] = None) -> Path:
+        """Write a Standard MIDI File that plays this preset on a drum machine.
+
+        One note on the voice's General MIDI drum note, preceded by the control changes of
+        the CC map (``"tr8s"``, ``"tr8"`` or a map file's path) for the voice's knobs; the
+        full preset travels in a text meta event, so :func:`matching.export.presets_from_midi`
+        restores it exactly. See :func:`matching.export.presets_to_midi` (this is a thin
+        wrapper; ``channel`` is 1-16, default the map's, 10).
+        """
+        from matching.export import presets_to_midi  # lazy: synths never imports matching at import time
+
+        return presets_to_midi([self], path, cc_map=cc_map, channel=channel)

@@ -1,0 +1,73 @@
+"""match_preset: target preparation, recovery of known presets, voice choice, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+import synths
+from matching.audio import AudioFileError
+from matching.match import match_preset
+from matching.targets import effective_duration, load_target, prepare_target
+
+
+def test_prepare_target_downmixes_resamples_and_aligns():
+    sr = 22050
+    t = np.arange(sr) / sr
+    burst = np.sin(2 * np.pi * 440 * t) * np.exp(-t / 0.05)
+    stereo = np.zeros((2, sr + 2205))
+    stereo[:, 2205:] = burst                      # onset after 100 ms
+    tgt = prepare_target(stereo, sr, 44100, n_samples=30000)
+    assert tgt.audio.shape == (30000,) and tgt.sample_rate == 44100
+    assert tgt.onset_s == pytest.approx(0.1 - 0.002, abs=1e-3)
+    assert tgt.audio[:80].abs().max() < 0.05 and tgt.audio[100:400].abs().max() > 0.5
+
+
+def test_load_target_errors_name_the_file(tmp_path):
+    silent = tmp_path / "silent.wav"
+    soundfile.write(str(silent), np.zeros(1000), 44100)
+    with pytest.raises(AudioFileError, match="silent.wav: the audio is silent"):
+        load_target(silent, 44100)
+    bad = tmp_path / "corrupt.wav"
+    bad.write_bytes(b"RIFF\x00\x00not really a wave file")
+    with pytest.raises(AudioFileError, match="corrupt.wav: not a readable audio file"):
+        load_target(bad, 44100)
+    empty = tmp_path / "empty.flac"
+    empty.write_bytes(b"")
+    with pytest.raises(AudioFileError, match="empty.flac: the file is empty"):
+        load_target(empty, 44100)
+    with pytest.raises(AudioFileError, match="no such file"):
+        load_target(tmp_path / "missing.wav", 44100)
+
+
+def test_effective_duration_follows_the_decay():
+    t = torch.arange(44100) / 44100
+    assert effective_duration(torch.exp(-t / 0.05), 44100) == pytest.approx(0.05 * 50 / 20 * np.log(10), rel=0.02)
+
+
+def test_recovers_a_known_bass_drum_preset():
+    bd = synths.get("tr808", voice="BD")
+    knobs = {"level": 7.0, "tone": 3.0, "decay": 6.0}
+    audio = bd.render(knobs)
+    result = match_preset(audio, "tr808", voice="BD", sample_rate=44100, steps=40,
+                          candidates=32, scrapl_weight=0.0, progress=False)
+    for name, value in knobs.items():
+        assert result.preset.params[name] == pytest.approx(value, abs=0.5), name
+    assert result.report["distances"]["log_mel"] < \
+        result.report["baselines"]["default_preset"]["log_mel"]
+    assert result.audio.shape == result.target.shape
+
+
+def test_picks_the_voice_of_a_rendered_sound():
+    oh = synths.get("tr808", voice="OH")
+    audio = oh.render({"level": 8.0, "decay": 5.0})
+    result = match_preset(audio, "tr808", sample_rate=44100, steps=10, candidates=16,
+                          detect_steps=8, scrapl_weight=0.0, progress=False)
+    assert result.preset.voice == "OH"
+    assert set(result.report["voices"]) == set(synths.synth_class("tr808").voices)
+
+
+def test_array_input_needs_a_sample_rate():
+    with pytest.raises(ValueError, match="sample_rate"):
+        match_preset(np.ones(100), "tr808", voice="BD")
