@@ -28,6 +28,10 @@ def atomic_output(path: PathLike) -> Iterator[Path]:
     temporary_path = Path(temporary)
     try:
         yield temporary_path
+        umask = os.umask(0)          # mkstemp makes 0600 files; give the usual 0666 & ~umask
+        os.umask(umask)
+        if temporary_path.is_file():
+            os.chmod(temporary_path, 0o666 & ~umask)
         os.replace(temporary_path, target)
     except BaseException:
         temporary_path.unlink(missing_ok=True)

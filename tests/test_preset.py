@@ -82,3 +82,14 @@ def test_failed_write_leaves_old_file(tmp_path, monkeypatch):
         preset.save(path)
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["p.json"]
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    import os
+    umask = os.umask(0o022)
+    try:
+        path = tmp_path / "p.json"
+        Preset(synth="tr808", voice="BD").save(path)
+        assert (path.stat().st_mode & 0o777) == 0o644       # not mkstemp's 0600
+    finally:
+        os.umask(umask)
