@@ -48,7 +48,7 @@ __all__ = [
     "max_dyadic_subsampling", "periodize_sum", "wavelet_params",
     "spinned_wavelet_params", "compute_padding", "compute_border_indices",
     "time_padding", "frequency_padding", "time_filters", "frequency_filters",
-    "filter_operator",
+    "filter_operator", "band_blocks", "band_window", "banded_chunks",
     "scrapl_keys", "first_order_keys", "jtfs_filterbank",
 ]
 
@@ -223,6 +223,72 @@ def filter_operator(h_f: np.ndarray, k: int = 1, n_in: Optional[int] = None
     h = np.fft.ifft(h_f)
     idx = (np.arange(N // k)[:, None] * k - np.arange(n_in)[None, :]) % N
     return h[idx]
+
+
+def band_blocks(h_f: np.ndarray, M: int, threshold: float, m: Optional[int] = None
+                ) -> np.ndarray:
+    """Blocks of M consecutive bins of a Fourier filter that hold its band.
+
+    h_f: (N,) Fourier filter, M divides N.  The spectrum is cut into the N / M blocks
+    [b M, (b + 1) M); a block is kept if its largest |h_f| exceeds
+    ``threshold * max |h_f|``.  If m is given, exactly the m blocks of largest
+    magnitude are kept instead (m must be at least the thresholded count to lose
+    nothing).  Returns the kept block indices, sorted.
+    """
+    mags = np.abs(h_f).reshape(-1, M).max(axis=1)
+    if m is None:
+        return np.nonzero(mags > threshold * mags.max())[0]
+    return np.sort(np.argsort(-mags, kind="stable")[:m])
+
+
+def band_window(h_f: np.ndarray, blocks: np.ndarray, M: int, scale: float = 1.0
+                ) -> Tuple[np.ndarray, np.ndarray]:
+    """Gather indices and window of :func:`scrapl.primitives.band_fold` for one filter.
+
+    h_f: (N,) Fourier filter; blocks: indices of its blocks of length M (see
+    :func:`band_blocks`).  Bin f of the full spectrum of a real signal is read from the
+    one-sided spectrum (length N//2 + 1) at f if f <= N/2, else conjugated at N - f.
+    Returns ``index`` (m * M,) int64 and ``window`` (m * M, 2) float64 with rows
+    (h, h) or (h, -h) (conjugated bins), times ``scale`` (1/k for a mean over k periods).
+    """
+    N = h_f.shape[0]
+    f = (np.asarray(blocks)[:, None] * M + np.arange(M)[None, :]).reshape(-1)
+    neg = f > N // 2
+    index = np.where(neg, N - f, f).astype(np.int64)
+    h = h_f[f] * scale
+    window = np.stack([h, np.where(neg, -h, h)], axis=-1)
+    return index, window
+
+
+def banded_chunks(A: np.ndarray, chunk: int, threshold: float
+                  ) -> List[Tuple[int, int, int, np.ndarray]]:
+    """Split a real operator A (L, M) into row chunks with their cyclic column band.
+
+    For rows [t0, t1) (t1 - t0 = chunk, the last one shorter), the columns whose largest
+    |A| exceeds ``threshold * max |A|`` are covered by the shortest cyclic range
+    c0 : c0 + w (mod M).  Returns [(t0, t1, c0, A[t0:t1, c0:c0+w] cyclic)]; the entries
+    left out are below the threshold.  Used for the temporal averaging by the Gaussian
+    low-pass phi, whose impulse response is short compared to the signal.
+    """
+    L, M = A.shape
+    amax = np.abs(A).max()
+    out = []
+    for t0 in range(0, L, chunk):
+        t1 = min(L, t0 + chunk)
+        keep = np.abs(A[t0:t1]).max(axis=0) > threshold * amax
+        if keep.all() or not keep.any():
+            c0, w = 0, M
+        else:
+            # shortest cyclic range covering all kept columns = complement of the
+            # longest cyclic run of dropped columns
+            k = np.nonzero(keep)[0]
+            gaps = np.diff(np.concatenate([k, [k[0] + M]]))
+            g = int(np.argmax(gaps))
+            c0 = int(k[(g + 1) % len(k)])
+            w = M - int(gaps[g]) + 1
+        cols = (c0 + np.arange(w)) % M
+        out.append((t0, t1, c0, np.ascontiguousarray(A[t0:t1][:, cols])))
+    return out
 
 
 def scrapl_keys(psi1: List[Dict], psi2: List[Dict], psis_fr: List[Dict]

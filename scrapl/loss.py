@@ -199,10 +199,7 @@ class SCRAPLLoss(nn.Module):
 
     def _coefficients(self, x: torch.Tensor, keys: List[Tuple[int, int]],
                       scalogram=None) -> List[torch.Tensor]:
-        if not hasattr(self.jtfs, "single_paths"):   # TEMP until the JTFS API lands
-            S = [self.jtfs.single_path(x, n2, n_fr, unpad=self.unpad) for n2, n_fr in keys]
-        else:
-            S = self.jtfs.single_paths(x, keys, unpad=self.unpad, scalogram=scalogram)
+        S = self.jtfs.single_paths(x, keys, unpad=self.unpad, scalogram=scalogram)
         if self.use_rho_log1p:
             S = [torch.log1p(s / self.log1p_eps) for s in S]
         return S
@@ -211,7 +208,7 @@ class SCRAPLLoss(nn.Module):
                              ) -> List[torch.Tensor]:
         """Target coefficients; the first order of a target seen twice in a row (same
         tensor, same version, no grad) is computed for every filter once and kept."""
-        if not self.cache_target or x_target.requires_grad or not hasattr(self.jtfs, "scalogram"):
+        if not self.cache_target or x_target.requires_grad:
             return self._coefficients(x_target, keys)
         key = (x_target.data_ptr(), x_target._version, tuple(x_target.shape),
                x_target.dtype, x_target.device)

@@ -152,3 +152,18 @@ def test_full_transform_all_channels(case):
     assert _rel_err(S[:, :, :n_first], full["first_order"]) <= RTOL
     for k, i in enumerate(case["path_idx"]):
         assert _rel_err(S[:, :, n_first + i], full["paths"][:, :, k]) <= RTOL, i
+
+
+def test_float64_module(case):
+    """A float64 module (float32 inputs are cast) matches the peer on two fixture paths and
+    its float32 twin to float32 rounding."""
+    jtfs64 = JTFS(**CONFIGS[case["cfg"]], dtype=torch.float64)
+    x = case["x"]["x"]
+    for k in (0, len(case["keys"]) - 1):
+        n2, n_fr = case["keys"][k]
+        with torch.no_grad():
+            S = jtfs64.single_path(x, n2, n_fr, unpad=False)
+        assert S.dtype == torch.float64
+        ref = case["sp"]["coef"][k].squeeze(-1).double()
+        assert _rel_err(S, ref) <= RTOL, (n2, n_fr)
+        assert _rel_err(S, case["coef"][k].double()) <= 1e-5, (n2, n_fr)
