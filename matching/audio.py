@@ -76,3 +76,18 @@ def read_audio(path: PathLike) -> tuple[torch.Tensor, int]:
     if not torch.isfinite(audio).all():
         raise AudioFileError(f"{path}: the file holds NaN or infinite samples")
     return audio, int(sample_rate)
+
+
+def fit_length(x: torch.Tensor, n: int) -> torch.Tensor:
+    """``x[..., :n]``, or x zero-padded on the right to n samples."""
+    length = x.shape[-1]
+    return x[..., :n] if length >= n else torch.nn.functional.pad(x, (0, n - length))
+
+
+def resample_to_length(x: torch.Tensor, sample_rate: int, rate: int, n: int) -> torch.Tensor:
+    """Resample x (..., samples) from ``sample_rate`` to ``rate`` (differentiable), then cut
+    or zero-pad to exactly n samples."""
+    if rate != sample_rate:
+        import torchaudio
+        x = torchaudio.functional.resample(x, sample_rate, rate)
+    return fit_length(x, n)

@@ -8,6 +8,8 @@ Sub-commands:
     synthmatch import FILE -o DIR              presets from a .mid, .sfz, .h2drumkit or .json
     synthmatch match SOUND --synth tr808 [--voice BD] [-o P.json] [--midi M.mid] [--wav W.wav]
                      [--plot P.png]            the preset that recreates SOUND (match_preset)
+    synthmatch train --synth tr808 --voice BD --loss {param,mss,jtfs,scrapl} -o DIR
+                                               train an encoder with the synth in the loop
 
 Bad arguments or input print one line ``synthmatch: error: ...`` and exit with status 2
 (usage) or 1 (input that cannot be used).
@@ -134,6 +136,29 @@ def _match(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from .train import TrainConfig, train
+
+    try:
+        cfg = TrainConfig(
+            synth=args.synth, voice=args.voice, loss=args.loss, steps=args.steps,
+            batch_size=args.batch_size, lr=args.lr, seed=args.seed, val_size=args.val_size,
+            val_every=args.val_every, checkpoint_every=args.checkpoint_every,
+            out_channels=tuple(args.channels), latent_dim=args.latent_dim,
+            p_adam=not args.no_p_adam, p_saga=not args.no_p_saga, theta_is=args.theta_is,
+            audio_dir=args.audio_dir, progress=not args.quiet)
+        cfg.check()
+        summary = train(cfg, args.output, resume=not args.no_resume)
+    except ValueError as error:
+        print(f"synthmatch: error: {error}", file=sys.stderr)
+        return 1
+    best = summary["best"]
+    print(f"trained {summary['steps']} steps in {summary['elapsed_s']:.1f} s; best validation "
+          f"{best['val_loss']:.4g} at step {best['step']}")
+    print(f"wrote {summary['model']}, {summary['metrics']} and metrics.png in {args.output}")
+    return 0
+
+
 def _import(args: argparse.Namespace) -> int:
     from .export import import_presets
     from .export.common import safe_name
@@ -205,6 +230,34 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--no-refine", action="store_true", help="random search only")
     match.add_argument("--quiet", action="store_true", help="no progress bar")
     match.set_defaults(handler=_match)
+
+    tr = commands.add_parser("train", help="train an encoder with the synth in the loop")
+    tr.add_argument("--synth", default="tr808", help="synth name (default tr808)")
+    tr.add_argument("--voice", help="voice of the synth (default: the synth's default voice)")
+    tr.add_argument("--loss", choices=("param", "mss", "jtfs", "scrapl"), default="param",
+                    help="training loss (default param: supervised)")
+    tr.add_argument("-o", "--output", required=True, metavar="DIR",
+                    help="folder for checkpoint.pt, metrics.csv/.png, model.safetensors; "
+                         "an existing checkpoint there is resumed")
+    tr.add_argument("--steps", type=int, default=1000, help="total steps (default 1000)")
+    tr.add_argument("--batch-size", type=int, default=16, help="presets per step (default 16)")
+    tr.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    tr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    tr.add_argument("--val-size", type=int, default=64, help="validation presets (default 64)")
+    tr.add_argument("--val-every", type=int, default=100, help="validate every N steps")
+    tr.add_argument("--checkpoint-every", type=int, default=100, help="checkpoint every N steps")
+    tr.add_argument("--channels", type=int, nargs="+", default=[32] * 5, metavar="C",
+                    help="encoder channels per block (default 32 32 32 32 32; the paper: 128 x 5)")
+    tr.add_argument("--latent-dim", type=int, default=64, help="encoder latent width (default 64)")
+    tr.add_argument("--no-p-adam", action="store_true", help="SCRAPL without P-Adam (Adam instead)")
+    tr.add_argument("--no-p-saga", action="store_true", help="SCRAPL without P-SAGA")
+    tr.add_argument("--theta-is", action="store_true", help="SCRAPL: theta-IS warm-up first")
+    tr.add_argument("--audio-dir", metavar="DIR",
+                    help="train on the sounds in DIR instead of random presets (unsupervised)")
+    tr.add_argument("--no-resume", action="store_true",
+                    help="fail if DIR already holds a checkpoint instead of resuming it")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.set_defaults(handler=_train)
     return parser
 
 

@@ -62,6 +62,11 @@ class Spectral2DCNN(nn.Module):
             raise ValueError("out_channels must name at least one block")
         self.n_params = n_params
         self.in_ch = in_ch
+        self._config = dict(n_params=int(n_params), in_ch=int(in_ch),
+                            out_channels=[int(c) for c in out_channels],
+                            kernel_size=list(kernel_size), pool_size=list(pool_size),
+                            latent_dim=int(latent_dim), use_ln=bool(use_ln),
+                            dropout=float(dropout))
         blocks, ch = [], in_ch
         for out_ch in out_channels:
             blocks.append(_Block(ch, out_ch, kernel_size, pool_size, use_ln))
@@ -72,6 +77,11 @@ class Spectral2DCNN(nn.Module):
             nn.Sequential(nn.Linear(latent_dim, latent_dim // 2), nn.PReLU(), nn.Dropout(dropout),
                           nn.Linear(latent_dim // 2, 1), nn.Sigmoid())
             for _ in range(n_params))
+
+    def config(self) -> dict:
+        """Constructor arguments (JSON-serializable): ``Spectral2DCNN(**enc.config())``
+        builds the same architecture."""
+        return dict(self._config)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         if features.ndim == 3:

@@ -29,6 +29,7 @@ import torch
 import synths
 from synths.preset import Preset
 
+from .audio import fit_length
 from .objective import MatchObjective, match_distances
 from .targets import Target, effective_duration, load_target, prepare_target
 
@@ -52,10 +53,6 @@ def _target(audio, sample_rate: Optional[int], rate: int) -> Target:
     if sample_rate is None:
         raise ValueError("sample_rate is required when audio is an array or tensor")
     return prepare_target(audio, sample_rate, rate)
-
-
-def _fit(target: torch.Tensor, n: int) -> torch.Tensor:
-    return target[:n] if len(target) >= n else torch.nn.functional.pad(target, (0, n - len(target)))
 
 
 def _search(synth, objective: MatchObjective, candidates: int, gen: torch.Generator):
@@ -114,7 +111,7 @@ def match_preset(audio: Union[str, Path, torch.Tensor, np.ndarray], synth: str =
     per_voice: Dict[str, Dict[str, Any]] = {}
     for v in voices:
         s = synths.get(synth, voice=v, duration=duration, seed=seed)
-        objective = MatchObjective(_fit(tgt.audio, s.n_samples), rate)
+        objective = MatchObjective(fit_length(tgt.audio, s.n_samples), rate)
         theta, scores, best = _search(s, objective, candidates, gen)
         per_voice[str(v)] = {"voice": v, "synth": s, "theta": theta, "score": best,
                              "default_score": float(objective(s(s.default_theta(1)))[0])}
@@ -122,14 +119,14 @@ def match_preset(audio: Union[str, Path, torch.Tensor, np.ndarray], synth: str =
     finalists = sorted(per_voice.values(), key=lambda d: d["score"])[:detect_voices]
     if refine and len(per_voice) > 1:
         for d in finalists:
-            objective = MatchObjective(_fit(tgt.audio, d["synth"].n_samples), rate)
+            objective = MatchObjective(fit_length(tgt.audio, d["synth"].n_samples), rate)
             theta, scores = _refine(d["synth"], objective, d["theta"][:2], detect_steps, lr,
                                     False, "")
             d["theta"] = torch.cat([theta[torch.argsort(scores)], d["theta"][2:]])
             d["score"] = float(scores.min())
     chosen = min(finalists, key=lambda d: d["score"])
     s, v = chosen["synth"], chosen["voice"]
-    target = _fit(tgt.audio, s.n_samples)
+    target = fit_length(tgt.audio, s.n_samples)
     theta = chosen["theta"][:1]
     if refine:
         objective = MatchObjective(target, rate, scrapl_weight=scrapl_weight, seed=seed)

@@ -24,6 +24,8 @@ from scrapl.jtfs_loss import JTFSLoss
 from scrapl.loss import SCRAPLLoss
 from scrapl.mss import MSSLoss
 
+from .audio import resample_to_length
+
 __all__ = ["MatchObjective", "match_distances", "envelope_db", "jtfs_config"]
 
 JTFS_RATE = 11025
@@ -74,9 +76,7 @@ class MatchObjective(nn.Module):
             self.register_buffer("target_low", self._low(self.target))
 
     def _low(self, x: torch.Tensor) -> torch.Tensor:
-        y = torchaudio.functional.resample(x, self.sample_rate, JTFS_RATE)
-        n = self.scrapl.jtfs.N
-        return y[..., :n] if y.shape[-1] >= n else nn.functional.pad(y, (0, n - y.shape[-1]))
+        return resample_to_length(x, self.sample_rate, JTFS_RATE, self.scrapl.jtfs.N)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.reshape(x.shape[0], -1)
@@ -106,9 +106,7 @@ def match_distances(x: torch.Tensor, target: torch.Tensor, sample_rate: int) -> 
         lm = lambda s: torch.log(mel(s) + 1e-6)
         cfg = jtfs_config(x.shape[-1], sample_rate)
         jtfs = JTFSLoss(**cfg, use_rho_log1p=True)
-        low = lambda s: nn.functional.pad(
-            torchaudio.functional.resample(s, sample_rate, JTFS_RATE), (0, cfg["shape"]))[
-            ..., :cfg["shape"]]
+        low = lambda s: resample_to_length(s, sample_rate, JTFS_RATE, cfg["shape"])
         return {
             "log_mel": float((lm(x) - lm(target)).abs().mean()),
             "mss": float(MSSLoss(mode="log")(x.unsqueeze(1), target.unsqueeze(1))),

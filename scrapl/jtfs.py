@@ -434,13 +434,32 @@ class JTFS(nn.Module):
         """First-order JTFS channels, real (..., len(first_order_keys), freq, time)."""
         return self._first_order(self.scalogram(x), unpad)
 
-    def _first_order(self, scalogram: Scalogram, unpad: bool) -> torch.Tensor:
+    def time_scattering(self, x: Optional[torch.Tensor], unpad: bool = True,
+                        scalogram: Optional[Scalogram] = None) -> torch.Tensor:
+        """First-order time scattering ``|x * psi1_n1| * phi`` (the scalogram averaged over
+        ``T``), real (..., n1, time) for all first-order filters (highest frequency
+        first), unpadded like :meth:`full` if ``unpad``; from ``scalogram`` if given (it
+        must cover every n1).  The input of the first-order JTFS channels."""
+        if scalogram is None:
+            scalogram = self.scalogram(x)
+        else:
+            self._check_scalogram(scalogram, len(self.j1))
+        S1 = self._time_scattering(scalogram)
+        if unpad:
+            S1 = self._unpad(S1)
+        return S1.reshape(scalogram.batch_shape + S1.shape[-2:])
+
+    def _time_scattering(self, scalogram: Scalogram) -> torch.Tensor:
+        """(B, n1, N_padded / 2**log2_stride) first-order time scattering, padded."""
         n_out = self.N_padded >> self.log2_stride
         S1 = torch.cat([P.ifft(P.band_fold(U1_hat, getattr(self, f"phi_{k1}_index")[0],
                                            getattr(self, f"phi_{k1}_window")[0],
                                            n_out)).real
                         for k1, a, b, U1_hat in scalogram.groups], dim=0)
-        S1 = S1.permute(1, 0, 2)                                        # (B, n1, T)
+        return S1.permute(1, 0, 2)                                      # (B, n1, T)
+
+    def _first_order(self, scalogram: Scalogram, unpad: bool) -> torch.Tensor:
+        S1 = self._time_scattering(scalogram)
         out = []
         for (n_fr,) in self.first_order_keys:
             S = self._freq_scatter(S1, n_fr, self.log2_stride, time_average=False)
