@@ -14,10 +14,12 @@
    report with distances (log-mel, MSS, JTFS, envelope), the baselines' distances (default
    preset, best random preset) and the time taken.
 
-No trained encoder ships yet (matching issue): starts come from the random search.
+Where a trained encoder ships for a voice (``matching/pretrained/``, see
+``scripts/train_pretrained.py``) its estimate joins the random candidates of step 2.
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,7 @@ import synths
 from synths.preset import Preset
 
 from .audio import fit_length
+from .models import load_pretrained
 from .objective import MatchObjective, match_distances
 from .targets import Target, effective_duration, load_target, prepare_target
 
@@ -55,10 +58,12 @@ def _target(audio, sample_rate: Optional[int], rate: int) -> Target:
     return prepare_target(audio, sample_rate, rate)
 
 
-def _search(synth, objective: MatchObjective, candidates: int, gen: torch.Generator):
-    """Default + random presets, scored; returns (theta sorted best first, scores)."""
-    theta = torch.cat([synth.default_theta(1), torch.rand(candidates, synth.n_params,
-                                                          generator=gen)])
+def _search(synth, objective: MatchObjective, candidates: int, gen: torch.Generator,
+            extra: Optional[torch.Tensor] = None):
+    """Default + ``extra`` (e.g. the encoder's estimate) + random presets, scored; returns
+    (theta sorted best first, scores, best score)."""
+    theta = torch.cat([synth.default_theta(1)] + ([extra] if extra is not None else [])
+                      + [torch.rand(candidates, synth.n_params, generator=gen)])
     with torch.no_grad():
         scores = torch.cat([objective(synth(chunk)) for chunk in theta.split(64)])
     order = torch.argsort(scores)
@@ -71,7 +76,8 @@ def _refine(synth, objective: MatchObjective, starts: torch.Tensor, steps: int, 
     eps = 1e-4
     logits = torch.logit(starts.clamp(eps, 1 - eps)).clone().requires_grad_(True)
     opt = torch.optim.Adam([logits], lr=lr)
-    best_theta, best_score = starts.clone(), torch.full((len(starts),), float("inf"))
+    best_theta, best_score = starts.clone(), torch.full((len(starts),), float("inf"),
+                                                    device=starts.device)
     for _ in tqdm(range(steps), desc=desc, unit="step", disable=not progress, leave=False):
         theta = torch.sigmoid(logits)
         loss = objective(synth(theta))
@@ -85,11 +91,28 @@ def _refine(synth, objective: MatchObjective, starts: torch.Tensor, steps: int, 
     return best_theta, best_score
 
 
+@functools.lru_cache(maxsize=None)
+def _pretrained(synth: str, voice: Optional[str]):
+    return load_pretrained(synth, voice)
+
+
+def _encoder_estimate(synth: str, voice: Optional[str], audio: torch.Tensor
+                      ) -> Optional[torch.Tensor]:
+    """The shipped encoder's parameter estimate (1, n_params) for the prepared target, or
+    None if no model ships for this voice.  The model reads the target at the length it
+    was trained on (the voice's default duration)."""
+    model = _pretrained(synth, voice)
+    if model is None:
+        return None
+    with torch.no_grad():
+        return model(fit_length(audio, model.features.n_samples).reshape(1, -1)).clamp(0, 1)
+
+
 def match_preset(audio: Union[str, Path, torch.Tensor, np.ndarray], synth: str = "tr808",
                  voice: Optional[str] = None, refine: bool = True, seed: int = 0,
                  sample_rate: Optional[int] = None, candidates: int = 64, n_starts: int = 4,
                  steps: int = 150, lr: float = 0.05, scrapl_weight: float = 0.5,
-                 detect_voices: int = 4, detect_steps: int = 20,
+                 detect_voices: int = 4, detect_steps: int = 20, use_encoder: bool = True,
                  progress: bool = True) -> MatchResult:
     """Find the preset of ``synth`` that best recreates ``audio``.
 
@@ -98,7 +121,9 @@ def match_preset(audio: Union[str, Path, torch.Tensor, np.ndarray], synth: str =
     refine: gradient refinement from the ``n_starts`` best of ``candidates`` random presets
     (``steps`` Adam steps at ``lr``); ``scrapl_weight`` weights the SCRAPL term.
     Voice detection refines the ``detect_voices`` best voices of the random search for
-    ``detect_steps`` steps each before choosing.
+    ``detect_steps`` steps each before choosing.  ``use_encoder``: add the shipped
+    encoder's estimate (``matching/pretrained/``, where one ships for the voice) to the
+    candidates; ``report["encoder_scores"]`` has its score per voice.
     Returns a :class:`MatchResult`; ``result.report["voices"]`` has each voice's score.
     """
     started = time.perf_counter()
@@ -112,9 +137,13 @@ def match_preset(audio: Union[str, Path, torch.Tensor, np.ndarray], synth: str =
     for v in voices:
         s = synths.get(synth, voice=v, duration=duration, seed=seed)
         objective = MatchObjective(fit_length(tgt.audio, s.n_samples), rate)
-        theta, scores, best = _search(s, objective, candidates, gen)
+        estimate = _encoder_estimate(synth, v, tgt.audio) if use_encoder else None
+        theta, scores, best = _search(s, objective, candidates, gen, estimate)
         per_voice[str(v)] = {"voice": v, "synth": s, "theta": theta, "score": best,
                              "default_score": float(objective(s(s.default_theta(1)))[0])}
+        if estimate is not None:
+            with torch.no_grad():
+                per_voice[str(v)]["encoder_score"] = float(objective(s(estimate))[0])
     # the most promising voices get a short refinement before the choice
     finalists = sorted(per_voice.values(), key=lambda d: d["score"])[:detect_voices]
     if refine and len(per_voice) > 1:
@@ -146,6 +175,8 @@ def match_preset(audio: Union[str, Path, torch.Tensor, np.ndarray], synth: str =
         "onset_s": tgt.onset_s, "refined": refine, "seed": seed, "time_s": round(elapsed, 3),
         "voices": {k: round(d["score"], 5) for k, d in per_voice.items()},
         "default_scores": {k: round(d["default_score"], 5) for k, d in per_voice.items()},
+        "encoder_scores": {k: round(d["encoder_score"], 5) for k, d in per_voice.items()
+                           if "encoder_score" in d},
         "distances": match_distances(match, target, rate),
         "baselines": {"default_preset": match_distances(default_audio, target, rate),
                       f"best_of_{candidates}_random": match_distances(random_best, target, rate)},

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .encoders import Spectral2DCNN
-from .features import ScalogramFeatures
+from .features import FEATURE_RATE, ScalogramFeatures
 
 __all__ = ["EncoderModel", "save_model", "load_model", "pretrained_path", "load_pretrained",
            "pretrained_models", "PRETRAINED_DIR", "FORMAT_VERSION"]
@@ -53,7 +53,9 @@ class EncoderModel(nn.Module):
     @classmethod
     def for_synth(cls, synth_module, out_channels=(32, 32, 32, 32, 32), latent_dim: int = 64,
                   dropout: float = 0.0, **feature_kwargs) -> "EncoderModel":
-        """A fresh (untrained) model for a synth instance (``synths.get(...)``)."""
+        """A fresh (untrained) model for a synth instance (``synths.get(...)``).  The
+        features analyse at 11025 Hz, or at the synth's rate if that is lower."""
+        feature_kwargs.setdefault("rate", min(FEATURE_RATE, int(synth_module.sample_rate)))
         features = ScalogramFeatures(synth_module.n_samples, synth_module.sample_rate,
                                      **feature_kwargs)
         encoder = Spectral2DCNN(synth_module.n_params, out_channels=out_channels,

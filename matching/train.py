@@ -8,7 +8,8 @@ of the losses:
 * ``param``: L1 distance between predicted and true normalized parameters (supervised);
 * ``mss``: multi-scale spectral distance between the re-synthesized prediction and the
   target (:class:`scrapl.mss.MSSLoss`, mode ``mss_mode``);
-* ``jtfs``: full JTFS distance (log1p), at 11025 Hz (:class:`scrapl.jtfs_loss.JTFSLoss`);
+* ``jtfs``: full JTFS distance (log1p), at 11025 Hz (:class:`scrapl.jtfs_loss.JTFSLoss`),
+  or with the configuration ``jtfs`` (SCRAPLLoss arguments) at the synth's own rate;
 * ``scrapl``: one random JTFS path per step (:class:`scrapl.loss.SCRAPLLoss`), with
   𝒫-Adam and 𝒫-SAGA (then the optimizer is plain SGD, as in the paper) and optional θ-IS
   warm-up before the first step.
@@ -40,6 +41,7 @@ import synths
 
 from .audio import resample_to_length
 from .models import EncoderModel, save_model
+from .distributed import DistContext, context as _dist_context, shard_range
 from .objective import JTFS_RATE, jtfs_config
 
 __all__ = ["LOSSES", "TrainConfig", "train", "CHECKPOINT_NAME", "MODEL_NAME", "METRICS_NAME"]
@@ -77,8 +79,10 @@ class TrainConfig:
     p_saga: bool = True
     theta_is: bool = False
     warmup_batches: int = 1
+    warmup_iters: int = 20
     audio_dir: Optional[str] = None
     duration: Optional[float] = None
+    jtfs: Optional[Dict[str, Any]] = None
     progress: bool = True
 
     def check(self) -> None:
@@ -86,7 +90,8 @@ class TrainConfig:
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         for name in ("steps", "batch_size", "val_size", "val_every", "log_every",
-                     "checkpoint_every", "val_paths", "latent_dim", "warmup_batches"):
+                     "checkpoint_every", "val_paths", "latent_dim", "warmup_batches",
+                     "warmup_iters"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
@@ -126,22 +131,27 @@ class _AudioLoss(nn.Module):
             from scrapl.mss import MSSLoss
             self.fn = MSSLoss(mode=cfg.mss_mode)
             return
-        self.jcfg = jtfs_config(n_samples, sample_rate)
+        # a given JTFS configuration applies at the synth's own rate; else 11025 Hz
+        self.rate = sample_rate if cfg.jtfs is not None else JTFS_RATE
+        self.jcfg = dict(cfg.jtfs) if cfg.jtfs is not None else jtfs_config(n_samples,
+                                                                             sample_rate)
+        opts = {"use_rho_log1p": True, "grad_mult": 1.0, **self.jcfg}
         if cfg.loss == "jtfs":
             from scrapl.jtfs_loss import JTFSLoss
-            self.fn = JTFSLoss(**self.jcfg, use_rho_log1p=True)
+            opts.pop("grad_mult")
+            self.fn = JTFSLoss(**opts)
         else:
             from scrapl.loss import SCRAPLLoss
             self.fn = self.scrapl = SCRAPLLoss(
-                **self.jcfg, use_rho_log1p=True, grad_mult=1.0, use_p_adam=cfg.p_adam,
-                use_p_saga=cfg.p_saga, seed=cfg.seed, n_theta=n_theta)
+                **opts, use_p_adam=cfg.p_adam, use_p_saga=cfg.p_saga, seed=cfg.seed,
+                n_theta=n_theta)
             P = self.scrapl.n_paths
             k = min(cfg.val_paths, P)
             self.val_path_idx = sorted({round(i * (P - 1) / max(1, k - 1)) for i in range(k)})
 
     def low(self, x: torch.Tensor) -> torch.Tensor:
         """Audio (batch, n) at the synth's rate -> (batch, 1, N) at the JTFS rate."""
-        return resample_to_length(x.reshape(x.shape[0], -1), self.sample_rate, JTFS_RATE,
+        return resample_to_length(x.reshape(x.shape[0], -1), self.sample_rate, self.rate,
                                   self.jcfg["shape"]).unsqueeze(1)
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -176,7 +186,12 @@ def _load_audio_dir(folder: str, synth_module) -> torch.Tensor:
 
 
 class _Data:
-    """Training batches and the fixed validation set (audio, and θ when known)."""
+    """Training batches and the fixed validation set (audio, and θ when known).
+
+    The interface :func:`train` uses (a custom ``data`` object must offer it too):
+    ``batch(step) -> (audio (B, n), theta (B, n_params) or None, synth)`` and
+    ``validation(batch_size) -> iterable of (audio, theta or None, synth)``, where ``synth``
+    renders the predictions of that batch (e.g. the synth with that batch's noise seed)."""
 
     def __init__(self, cfg: TrainConfig, synth_module):
         self.cfg, self.synth = cfg, synth_module
@@ -199,11 +214,49 @@ class _Data:
         gen = _step_generator(self.cfg.seed, step)
         if self.files is not None:
             idx = torch.randint(0, len(self.train_files), (self.cfg.batch_size,), generator=gen)
-            return self.train_files[idx], None
+            return self.train_files[idx], None, self.synth
         theta = torch.rand(self.cfg.batch_size, self.synth.n_params, generator=gen)
         with torch.no_grad():
             audio = self.synth(theta).reshape(len(theta), -1)
-        return audio, theta
+        return audio, theta, self.synth
+
+    def validation(self, batch_size: int):
+        for i in range(0, len(self.val_audio), batch_size):
+            theta = None if self.val_theta is None else self.val_theta[i:i + batch_size]
+            yield self.val_audio[i:i + batch_size], theta, self.synth
+
+
+class _ShardedData(_Data):
+    """:class:`_Data` for one rank of a distributed run (``torchrun``): the global batch of
+    ``world_size * batch_size`` is drawn from the step's seed exactly as one process with
+    that batch size draws it, and each rank renders its own contiguous slice, so N ranks see
+    the batch of one process with N times the batch size.  :meth:`full_batch` renders the
+    whole global batch (the θ-IS warm-up measures curvature on it)."""
+
+    def __init__(self, cfg: TrainConfig, synth_module, rank: int, world_size: int):
+        super().__init__(cfg, synth_module)
+        self.rank, self.world_size = rank, world_size
+
+    def _draw(self, step: int) -> torch.Tensor:
+        gen = _step_generator(self.cfg.seed, step)
+        n = self.cfg.batch_size * self.world_size
+        if self.files is not None:
+            return torch.randint(0, len(self.train_files), (n,), generator=gen)
+        return torch.rand(n, self.synth.n_params, generator=gen)
+
+    def _render(self, drawn: torch.Tensor):
+        if self.files is not None:
+            return self.train_files[drawn], None, self.synth
+        with torch.no_grad():
+            audio = self.synth(drawn).reshape(len(drawn), -1)
+        return audio, drawn, self.synth
+
+    def batch(self, step: int):
+        b = self.cfg.batch_size
+        return self._render(self._draw(step)[self.rank * b:(self.rank + 1) * b])
+
+    def full_batch(self, step: int):
+        return self._render(self._draw(step))
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -301,41 +354,165 @@ def _loss(cfg, model, synth_module, audio_loss, audio, theta, validation=False):
     return fn(rendered, audio), param_l1
 
 
-def _validate(cfg, model, synth_module, audio_loss, data) -> Tuple[float, Optional[float]]:
+def _validate(cfg, model, audio_loss, data) -> Tuple[float, Optional[float]]:
     model.eval()
-    losses, l1s, n = [], [], len(data.val_audio)
+    losses, l1s, n = [], [], 0
     with torch.no_grad():
-        for i in range(0, n, cfg.batch_size):
-            audio = data.val_audio[i:i + cfg.batch_size]
-            theta = None if data.val_theta is None else data.val_theta[i:i + cfg.batch_size]
+        for audio, theta, synth_module in data.validation(cfg.batch_size):
             loss, l1 = _loss(cfg, model, synth_module, audio_loss, audio, theta, True)
             losses.append(float(loss) * len(audio))
+            n += len(audio)
             if l1 is not None:
                 l1s.append(float(l1) * len(audio))
     model.train()
     return sum(losses) / n, (sum(l1s) / n if l1s else None)
 
 
-def _theta_is_warmup(cfg, model, synth_module, audio_loss, data, out: Path) -> None:
+def _validate_distributed(cfg, model, audio_loss, data, dist: DistContext
+                          ) -> Tuple[float, Optional[float]]:
+    """:func:`_validate` with the validation batches dealt round robin over the ranks and
+    the sums all-reduced: every rank gets the value one process gets (within rounding)."""
+    model.eval()
+    sums = torch.zeros(4, dtype=torch.float64)       # loss * n, l1 * n, n, n with l1
+    with torch.no_grad():
+        for i, (audio, theta, synth_module) in enumerate(data.validation(cfg.batch_size)):
+            if i % dist.world_size != dist.rank:
+                continue
+            loss, l1 = _loss(cfg, model, synth_module, audio_loss, audio, theta, True)
+            sums[0] += float(loss) * len(audio)
+            sums[2] += len(audio)
+            if l1 is not None:
+                sums[1] += float(l1) * len(audio)
+                sums[3] += len(audio)
+    model.train()
+    dist.all_reduce_sum(sums)
+    return float(sums[0] / sums[2]), (float(sums[1] / sums[3]) if sums[3] > 0 else None)
+
+
+def _step_stats(dist: DistContext, loss: torch.Tensor, l1: Optional[torch.Tensor],
+                scrapl) -> Tuple[float, Optional[float], bool]:
+    """One small all-reduce per step: the global mean loss (and parameter L1), whether any
+    rank's loss is not finite, and a check that every rank drew the same SCRAPL path."""
+    path = -1.0 if scrapl is None or scrapl.curr_path_idx is None else float(scrapl.curr_path_idx)
+    value = float(loss.detach())
+    stats = torch.tensor([value if math.isfinite(value) else 0.0,
+                          0.0 if l1 is None else float(l1.detach()),
+                          0.0 if math.isfinite(value) else 1.0, path, path * path],
+                         dtype=torch.float64)
+    dist.all_reduce_sum(stats)
+    n = dist.world_size
+    if float(stats[4]) * n != float(stats[3]) ** 2:    # sum p^2 * n == (sum p)^2 iff all equal
+        raise RuntimeError("SCRAPL: the ranks drew different paths in one step (their loss "
+                           "states diverged; resume all ranks from the same checkpoint)")
+    return float(stats[0]) / n, (None if l1 is None else float(stats[1]) / n), bool(stats[2])
+
+
+def _theta_is_warmup(cfg, model, audio_loss, data, out: Path,
+                     dist: Optional[DistContext] = None) -> None:
     scrapl = audio_loss.scrapl
+    distributed = dist is not None and dist.enabled
+    # distributed: every rank measures on the whole global batch (the batch of the
+    # equivalent single process), each on its own range of paths
+    draw = getattr(data, "full_batch", data.batch) if distributed else data.batch
     # batches drawn at negative steps: disjoint from training; the loss compares at the
-    # JTFS rate (x), the encoder reads the synth-rate audio
-    batches = []
+    # JTFS rate (x), the encoder reads the synth-rate audio, each batch renders with its synth
+    batches, synth_kwargs = [], []
     for i in range(cfg.warmup_batches):
-        audio = data.batch(-(i + 2))[0]
+        audio, _, synth_module = draw(-(i + 2))
         batches.append({"x": audio_loss.low(audio), "audio": audio})
+        synth_kwargs.append({"synth_module": synth_module})
     theta_fn = lambda x, audio: model(audio)
-    synth_fn = lambda theta: audio_loss.low(synth_module(theta))
+    synth_fn = lambda theta, synth_module: audio_loss.low(synth_module(theta))
+    if distributed:
+        _sharded_warmup(cfg, model, scrapl, theta_fn, synth_fn, batches, synth_kwargs, out,
+                        dist)
+        return
     scrapl.warmup_lc_hvp(theta_fn, synth_fn, batches, list(model.encoder.parameters()),
-                         save_dir=str(out / "warmup"), seed=cfg.seed, progress=cfg.progress)
+                         synth_fn_kwargs=synth_kwargs, save_dir=str(out / "warmup"),
+                         n_iter=cfg.warmup_iters, seed=cfg.seed, progress=cfg.progress)
 
 
-def train(cfg: TrainConfig, out_dir, resume: bool = True) -> Dict[str, Any]:
+def _sharded_warmup(cfg, model, scrapl, theta_fn, synth_fn, batches, synth_kwargs, out: Path,
+                    dist: DistContext) -> None:
+    """θ-IS warm-up over the ranks: rank r measures the paths of its range
+    (:func:`~matching.distributed.shard_range`), the per-path values are exchanged so every
+    rank's ``warmup/`` folder is complete (no shared filesystem needed), then every rank
+    folds all of them into its path distribution, which is the single-process one: with
+    every path measured, the distribution depends on the values only, not on their order."""
+    from synths.files import atomic_output
+    params = list(model.encoder.parameters())
+    save_dir = out / "warmup"
+    save_dir.mkdir(parents=True, exist_ok=True)
+    kw = dict(synth_fn_kwargs=synth_kwargs, save_dir=str(save_dir), n_iter=cfg.warmup_iters,
+              seed=cfg.seed)
+    start, end = shard_range(scrapl.n_paths, dist.rank, dist.world_size)
+    if end > start:
+        scrapl.warmup_lc_hvp(theta_fn, synth_fn, batches, params, start_path_idx=start,
+                             end_path_idx=end, progress=cfg.progress and dist.is_main, **kw)
+    mine = {i: torch.load(save_dir / f"vals_{i}.pt", map_location="cpu", weights_only=True)
+            for i in range(start, end)}
+    for shard in dist.all_gather_object(mine):
+        for i, vals in shard.items():
+            path = save_dir / f"vals_{i}.pt"
+            if not path.is_file():
+                with atomic_output(path) as tmp:
+                    torch.save(vals, tmp)
+    # every file exists now: this pass only reads them
+    scrapl.warmup_lc_hvp(theta_fn, synth_fn, batches, params, progress=False, **kw)
+
+
+def _broadcast_checkpoint(path: Path, dist: DistContext) -> Dict[str, Any]:
+    """Rank 0 reads the checkpoint and sends it to every rank (the other ranks need no access
+    to rank 0's folder); a bad file is the same ValueError on every rank."""
+    payload: Any = None
+    if dist.is_main:
+        try:
+            payload = load_checkpoint(path)
+        except ValueError as exc:
+            payload = str(exc)
+    payload = dist.broadcast_object(payload)
+    if isinstance(payload, str):
+        raise ValueError(payload)
+    world = int(payload.get("world_size", 1))
+    if world != dist.world_size and dist.is_main:
+        import warnings
+        warnings.warn(f"{path}: written by {world} process(es), resumed by "
+                      f"{dist.world_size}: the global batch changes from "
+                      f"{world} to {dist.world_size} x batch_size")
+    return payload
+
+
+def _restore_rank_rng(state: Dict[str, Any], dist: DistContext) -> None:
+    ranks = state.get("rng_ranks")
+    if dist.rank == 0:
+        torch.set_rng_state(state["rng"])
+    elif ranks is not None and len(ranks) == dist.world_size:
+        torch.set_rng_state(ranks[dist.rank])
+    # else: a different world size; this rank keeps its own seed (dropout masks only)
+
+
+def train(cfg: TrainConfig, out_dir, resume: bool = True, data=None) -> Dict[str, Any]:
     """Train (or resume) an encoder; returns a summary (best validation, files, time).
+
+    ``data``: a custom data source with the interface of ``_Data`` (``batch(step)``,
+    ``validation(batch_size)``), e.g. a fixed dataset; default: random presets of the synth
+    (or ``cfg.audio_dir``).
 
     ``resume``: continue from ``out_dir/checkpoint.pt`` if it exists (its configuration must
     equal ``cfg`` except for ``steps``, ``progress``, ``checkpoint_every``, ``val_every`` and
     ``log_every``); otherwise an existing checkpoint is an error (choose another folder).
+
+    Distributed (a ``torch.distributed`` process group of N > 1 ranks is initialized, e.g.
+    by ``torchrun`` and :func:`matching.distributed.init_from_env`): the encoder runs under
+    ``DistributedDataParallel``; ``batch_size`` is per rank and each rank takes its slice of
+    the global batch of N x ``batch_size`` drawn from the step's seed, so N ranks train like
+    one process with N times the batch (same data; dropout masks are per rank).  SCRAPL:
+    every rank draws the same path (identically seeded samplers, checked every step) and
+    𝒫-Adam/𝒫-SAGA transform the all-reduced gradient; the θ-IS warm-up is sharded by path
+    range and merged into the single-process distribution.  Validation batches are dealt
+    over the ranks.  Rank 0 writes checkpoints, metrics and the model and reads the
+    checkpoint to resume (other ranks need not see its folder).  A custom ``data`` object is
+    used as given on every rank (give each rank its own slice).
     """
     from tqdm.auto import tqdm
     cfg.check()
@@ -343,14 +520,21 @@ def train(cfg: TrainConfig, out_dir, resume: bool = True) -> Dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path, metrics_path = out / CHECKPOINT_NAME, out / METRICS_NAME
     synth_module, model, audio_loss, opt = _build(cfg)
-    data = _Data(cfg, synth_module)
+    dist = _dist_context()      # under torchrun: DistributedDataParallel (see train's doc)
+    if dist.enabled and dist.rank:
+        torch.manual_seed(cfg.seed * 1_000_003 + 7919 * dist.rank)   # own dropout masks
+    if data is None:
+        data = _ShardedData(cfg, synth_module, dist.rank, dist.world_size) if dist.enabled \
+            else _Data(cfg, synth_module)
     scrapl = None if audio_loss is None else audio_loss.scrapl
 
     start, best, elapsed0 = 0, {"val_loss": math.inf, "step": 0}, 0.0
-    if ckpt_path.exists():
+    resumed = dist.broadcast_object(ckpt_path.exists())     # rank 0's folder decides
+    if resumed:
         if not resume:
             raise ValueError(f"{ckpt_path} exists: resume it or choose another output folder")
-        state = load_checkpoint(ckpt_path)
+        state = load_checkpoint(ckpt_path) if not dist.enabled \
+            else _broadcast_checkpoint(ckpt_path, dist)
         saved = TrainConfig.from_dict(json.loads(state["config"]))
         diffs = [f.name for f in fields(TrainConfig) if f.name not in _RESUMABLE_CHANGES
                  and getattr(saved, f.name) != getattr(cfg, f.name)]
@@ -361,15 +545,25 @@ def train(cfg: TrainConfig, out_dir, resume: bool = True) -> Dict[str, Any]:
         opt.load_state_dict(state["optimizer"])
         if scrapl is not None:
             if cfg.p_adam or cfg.p_saga:
-                scrapl.attach_params(list(model.encoder.parameters()))
+                scrapl.attach_params(list(model.encoder.parameters()), hooks=not dist.enabled)
             scrapl.load_state_dict(state["loss"])
-        torch.set_rng_state(state["rng"])
+        if not dist.enabled:
+            torch.set_rng_state(state["rng"])
+        else:
+            _restore_rank_rng(state, dist)
         start, best, elapsed0 = int(state["step"]), dict(state["best"]), float(state["elapsed"])
     elif cfg.theta_is:
-        _theta_is_warmup(cfg, model, synth_module, audio_loss, data, out)
-    if scrapl is not None and not ckpt_path.exists() and (cfg.p_adam or cfg.p_saga):
-        scrapl.attach_params(list(model.encoder.parameters()))
-    rows = _read_metrics(metrics_path, start)
+        _theta_is_warmup(cfg, model, audio_loss, data, out, dist)
+    if scrapl is not None and not resumed and (cfg.p_adam or cfg.p_saga):
+        # distributed: no hooks (they would act on the rank's own gradient before DDP's
+        # all-reduce); transform_grads() applies P-Adam/P-SAGA to the averaged gradient
+        scrapl.attach_params(list(model.encoder.parameters()), hooks=not dist.enabled)
+    rows = _read_metrics(metrics_path, start) if dist.is_main else []
+    net = model
+    if dist.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+        # the features have no weights; their buffers are constants (no broadcast needed)
+        net = DistributedDataParallel(model, broadcast_buffers=False)
 
     def checkpoint(step: int, elapsed: float) -> None:
         state = {"format": _CHECKPOINT_FORMAT, "config": json.dumps(asdict(cfg)),
@@ -378,6 +572,11 @@ def train(cfg: TrainConfig, out_dir, resume: bool = True) -> Dict[str, Any]:
                  "best": best, "elapsed": elapsed}
         if scrapl is not None:
             state["loss"] = scrapl.state_dict()
+        if dist.enabled:                      # every rank's RNG; rank 0 writes
+            state["world_size"] = dist.world_size
+            state["rng_ranks"] = dist.all_gather_object(torch.get_rng_state())
+            if not dist.is_main:
+                return
         _write_metrics(metrics_path, rows)
         _save_checkpoint(ckpt_path, state)
 
@@ -388,17 +587,27 @@ def train(cfg: TrainConfig, out_dir, resume: bool = True) -> Dict[str, Any]:
     window: List[Tuple[float, Optional[float]]] = []
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, unit="step",
                desc=f"train {cfg.synth}{':' + cfg.voice if cfg.voice else ''} ({cfg.loss})",
-               disable=not cfg.progress)
+               disable=not cfg.progress or not dist.is_main)
     for step in bar:
-        audio, theta = data.batch(step)
-        loss, l1 = _loss(cfg, model, synth_module, audio_loss, audio, theta)
-        if not torch.isfinite(loss.detach()):
+        audio, theta, batch_synth = data.batch(step)
+        loss, l1 = _loss(cfg, net, batch_synth, audio_loss, audio, theta)
+        if dist.enabled:
+            mean_loss, mean_l1, bad = _step_stats(dist, loss, l1, scrapl)
+            if bad:
+                raise FloatingPointError(f"loss is not finite on a rank at step {step + 1}; "
+                                         f"lower lr (now {cfg.lr})")
+        elif not torch.isfinite(loss.detach()):
             raise FloatingPointError(f"loss is {loss.item()} at step {step + 1}; lower lr "
                                      f"(now {cfg.lr})")
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()                       # distributed: DDP all-reduces (averages) here
+        if dist.enabled and scrapl is not None and scrapl.attached_params:
+            scrapl.transform_grads()
         opt.step()
-        window.append((loss.item(), None if l1 is None else l1.item()))
+        if dist.enabled:
+            window.append((mean_loss, mean_l1))
+        else:
+            window.append((loss.item(), None if l1 is None else l1.item()))
         done = step + 1
         elapsed = time.perf_counter() - t0
         if done % cfg.log_every == 0 or done == cfg.steps:
@@ -410,7 +619,8 @@ def train(cfg: TrainConfig, out_dir, resume: bool = True) -> Dict[str, Any]:
             bar.set_postfix(loss=rows[-1]["loss"])
             window = []
         if done % cfg.val_every == 0 or done == cfg.steps:
-            val_loss, val_l1 = _validate(cfg, model, synth_module, audio_loss, data)
+            val_loss, val_l1 = _validate(cfg, model, audio_loss, data) if not dist.enabled \
+                else _validate_distributed(cfg, model, audio_loss, data, dist)
             rows.append({"step": done, "split": "val", "loss": f"{val_loss:.6g}",
                          "param_l1": "" if val_l1 is None else f"{val_l1:.6g}",
                          "elapsed_s": f"{elapsed:.2f}"})
@@ -419,11 +629,14 @@ def train(cfg: TrainConfig, out_dir, resume: bool = True) -> Dict[str, Any]:
                 best = {"val_loss": score, "step": done}
                 model.info = {"train": asdict(cfg), "step": done, "val_loss": val_loss,
                               "val_param_l1": val_l1}
-                save_model(model, out / MODEL_NAME)
+                if dist.is_main:
+                    save_model(model, out / MODEL_NAME)
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
             checkpoint(done, elapsed)
     bar.close()
-    plot_metrics(rows, out / "metrics.png", f"{cfg.synth} {cfg.voice or ''} {cfg.loss}")
+    if dist.is_main:
+        plot_metrics(rows, out / "metrics.png", f"{cfg.synth} {cfg.voice or ''} {cfg.loss}")
+    dist.barrier()                            # every rank returns once the files are written
     return {"out_dir": str(out), "steps": cfg.steps, "best": best,
             "elapsed_s": round(time.perf_counter() - t0, 2),
             "model": str(out / MODEL_NAME), "metrics": str(metrics_path)}

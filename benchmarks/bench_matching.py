@@ -1,0 +1,176 @@
+"""Matching quality and speed (matching issue).
+
+    .venv/bin/python benchmarks/bench_matching.py [--sections params,voices,external,cli]
+        [--per-voice 5] [--voices BD,SD,...] [--steps 150] [--random 1000] [--out r.json]
+
+Sections:
+
+* ``params``: for every tr808 voice and ddsp808, ``--per-voice`` held-out random presets
+  (seed 4242, never used in training: training draws with seed 0) rendered at the voice's
+  default length; ``match_preset(audio, synth, voice)`` with ``refine=False`` (encoder
+  estimate + random search) and with refinement; per voice the median over presets of the
+  mean absolute normalized parameter error, and the median over all presets.
+* ``voices``: renders of random presets of every tr808 voice, matched with ``voice=None``
+  (detection: encoder estimates + random search per voice, the finalists refined briefly);
+  accuracy = detected voice == rendered voice.
+* ``external``: the bundled sounds in ``examples/sounds/`` (made outside this repo's synths,
+  see ``examples/sounds/make_examples.py``): distances of the match against the default
+  preset and the best of ``--random`` random presets of the matched voice (chosen by the
+  match objective).
+* ``cli``: wall time of ``synthmatch match examples/sounds/kick.wav`` in a fresh process
+  (interpreter start, imports and model loading included), median of 3.
+
+Prints tables; ``--out`` writes all numbers as JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+import synths  # noqa: E402
+from matching.match import match_preset  # noqa: E402
+from matching.objective import MatchObjective, match_distances  # noqa: E402
+
+SEED = 4242
+
+
+def _param_error(result, theta_true: torch.Tensor) -> float:
+    theta = result.preset.theta()
+    return float((theta.reshape(-1) - theta_true.reshape(-1)).abs().mean())
+
+
+def section_params(args) -> dict:
+    rows = []
+    gen = torch.Generator().manual_seed(SEED)
+    cases = [("tr808", v) for v in args.voices] + [("ddsp808", None)]
+    for synth, voice in cases:
+        s = synths.get(synth, voice=voice, seed=0)
+        enc, ref, times = [], [], []
+        for _ in range(args.per_voice):
+            theta = torch.rand(1, s.n_params, generator=gen)
+            with torch.no_grad():
+                audio = s(theta).reshape(-1)
+            r0 = match_preset(audio, synth, voice=voice, refine=False, sample_rate=s.sample_rate,
+                              progress=False)
+            t0 = time.perf_counter()
+            r1 = match_preset(audio, synth, voice=voice, refine=True, steps=args.steps,
+                              sample_rate=s.sample_rate, progress=False)
+            times.append(time.perf_counter() - t0)
+            enc.append(_param_error(r0, theta))
+            ref.append(_param_error(r1, theta))
+        row = {"synth": synth, "voice": voice, "n": args.per_voice,
+               "median_error_search": statistics.median(enc),
+               "median_error_refined": statistics.median(ref),
+               "errors_search": enc, "errors_refined": ref,
+               "median_time_s": statistics.median(times)}
+        rows.append(row)
+        print(f"| {synth} | {voice or '-'} | {row['median_error_search']:.4f} | "
+              f"{row['median_error_refined']:.4f} | {row['median_time_s']:.1f} |", flush=True)
+    all_enc = [e for r in rows for e in r["errors_search"]]
+    all_ref = [e for r in rows for e in r["errors_refined"]]
+    summary = {"median_error_search": statistics.median(all_enc),
+               "median_error_refined": statistics.median(all_ref)}
+    print(f"| all | | {summary['median_error_search']:.4f} | "
+          f"{summary['median_error_refined']:.4f} | |")
+    return {"rows": rows, "summary": summary}
+
+
+def section_voices(args) -> dict:
+    gen = torch.Generator().manual_seed(SEED + 1)
+    results, correct = [], 0
+    for voice in args.voices:
+        s = synths.get("tr808", voice=voice, seed=0)
+        for _ in range(args.per_voice):
+            theta = torch.rand(1, s.n_params, generator=gen)
+            with torch.no_grad():
+                audio = s(theta).reshape(-1)
+            r = match_preset(audio, "tr808", voice=None, refine=args.detect_refine,
+                             sample_rate=s.sample_rate, steps=1, progress=False)
+            ok = r.preset.voice == voice
+            correct += ok
+            results.append({"voice": voice, "detected": r.preset.voice, "ok": ok})
+        wrong = [x["detected"] for x in results if x["voice"] == voice and not x["ok"]]
+        print(f"  {voice}: {args.per_voice - len(wrong)}/{args.per_voice}"
+              + (f" (taken for {', '.join(wrong)})" if wrong else ""), flush=True)
+    acc = correct / len(results)
+    print(f"voice detection accuracy: {acc:.3f} ({correct}/{len(results)})")
+    return {"accuracy": acc, "n": len(results), "results": results}
+
+
+def section_external(args) -> dict:
+    out = {}
+    for path in sorted((ROOT / "examples" / "sounds").glob("*.wav")):
+        r = match_preset(str(path), "tr808", progress=False, steps=args.steps)
+        s = synths.get("tr808", voice=r.preset.voice, duration=r.report["duration_s"], seed=0)
+        objective = MatchObjective(r.target, r.sample_rate)
+        gen = torch.Generator().manual_seed(SEED + 2)
+        theta = torch.rand(args.random, s.n_params, generator=gen)
+        with torch.no_grad():
+            scores = torch.cat([objective(s(t)) for t in theta.split(100)])
+            best = s(theta[int(torch.argmin(scores))].unsqueeze(0)).reshape(-1)
+            default = s(s.default_theta(1)).reshape(-1)
+        d = {"match": r.report["distances"],
+             "default_preset": match_distances(default, r.target, r.sample_rate),
+             f"best_of_{args.random}_random": match_distances(best, r.target, r.sample_rate)}
+        out[path.name] = {"voice": r.preset.voice, "distances": d}
+        print(f"{path.name} -> tr808 {r.preset.voice}")
+        keys = list(d["match"])
+        print("| | " + " | ".join(keys) + " |")
+        print("|---|" + "---|" * len(keys))
+        for label, dist in d.items():
+            print(f"| {label} | " + " | ".join(f"{dist[k]:.4g}" for k in keys) + " |")
+    return out
+
+
+def section_cli(args) -> dict:
+    exe = Path(sys.executable).parent / "synthmatch"
+    cmd = [str(exe), "match", str(ROOT / "examples" / "sounds" / "kick.wav"), "--quiet"]
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, env={**os.environ,
+                                                                  "OMP_NUM_THREADS": "2"})
+        times.append(time.perf_counter() - t0)
+    print(f"synthmatch match kick.wav (1 s, voice detection): median {statistics.median(times):.2f} s "
+          f"wall over 3 runs {['%.2f' % t for t in times]}")
+    return {"command": " ".join(cmd), "times_s": times, "median_s": statistics.median(times)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sections", default="params,voices,external,cli")
+    ap.add_argument("--per-voice", type=int, default=5)
+    ap.add_argument("--voices", default=",".join(synths.synth_class("tr808").voices))
+    ap.add_argument("--steps", type=int, default=150)
+    ap.add_argument("--random", type=int, default=1000)
+    ap.add_argument("--detect-refine", action="store_true",
+                    help="voices: refine the finalists before choosing (match's default)")
+    ap.add_argument("--out")
+    args = ap.parse_args(argv)
+    args.voices = args.voices.split(",")
+    torch.set_num_threads(2)
+    result = {"torch": torch.__version__, "threads": 2}
+    for name in args.sections.split(","):
+        print(f"## {name}", flush=True)
+        if name == "params":
+            print("| synth | voice | median error, encoder + search | median error, refined | "
+                  "median match time (s) |\n|---|---|---|---|---|")
+        result[name] = globals()[f"section_{name}"](args)
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

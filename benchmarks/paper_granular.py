@@ -1,0 +1,272 @@
+"""Reproduce the SCRAPL paper's granular texture experiment (paper issue).
+
+    .venv/bin/python benchmarks/paper_granular.py --scale tiny  [--out DIR] [--methods ...]
+    .venv/bin/python benchmarks/paper_granular.py --scale paper [--seeds 0,1,2] [--device cuda]
+
+Task: the ``granular`` synth's ``texture`` voice (two parameters, density and slope; 8192 Hz,
+4 s).  Dataset: a grid of G x G normalized parameter values x S noise seeds (paper: 32 x 32 x
+5 = 5120 sounds), split 60/20/20 **by grid cell** (all seeds of a cell in one split), so
+validation and test hold parameter values never seen in training.  Each batch draws one
+noise seed and cells of the training split; the synth in the loop renders the prediction with
+that batch's seed (the paper passes one seed per item; ``synths.granular`` shares draws per
+synth instance, hence one seed per batch).
+
+Methods (``matching.train.train`` with a fixed-dataset data source): supervised parameter
+loss; MSS linear and log; full JTFS; SCRAPL plain (Adam); + 𝒫-Adam (SGD); + 𝒫-SAGA;
++ θ-IS warm-up.  The JTFS is the paper's granular configuration (N = 32768, J = 12,
+Q = (8, 2), J_fr = 3, Q_fr = 2, no log1p).  For every method and training seed it reports
+the test mean absolute parameter error in per mille (overall, density, slope) of the
+checkpoint with the best validation loss, the step of that checkpoint ("steps to
+converge"), the time per step, the peak memory (CPU: peak RSS growth of the fresh process
+that trained it; CUDA: peak allocated) and the bytes of optimizer state (Adam moments, or
+𝒫-Adam/𝒫-SAGA tables); writes ``results.json``, ``results.md`` (table with error and
+compute relative to the supervised model) and ``figure.png`` (test error against compute,
+both relative to supervised, like the paper's Figure 1) to ``--out`` (default
+``docs/paper_granular/<scale>``).
+
+``--scale tiny`` (CI smoke test, a few minutes on 2 cores): 4 x 4 cells x 2 seeds, 1 s
+signals, a small JTFS and encoder, a few steps per method; it checks that every method runs
+and the report is written, nothing about accuracy.  ``--scale paper`` is meant for a GPU.
+Every run is recorded with its configuration in ``results.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+METHODS = {
+    "supervised": dict(loss="param"),
+    "mss_linear": dict(loss="mss", mss_mode="linear"),
+    "mss_log": dict(loss="mss", mss_mode="log"),
+    "jtfs": dict(loss="jtfs"),
+    "scrapl": dict(loss="scrapl", p_adam=False, p_saga=False),
+    "scrapl_padam": dict(loss="scrapl", p_adam=True, p_saga=False),
+    "scrapl_padam_psaga": dict(loss="scrapl", p_adam=True, p_saga=True),
+    "scrapl_padam_psaga_thetais": dict(loss="scrapl", p_adam=True, p_saga=True, theta_is=True),
+}
+
+# The paper's numbers (test θ L1, per mille) to compare with.
+PAPER = {"supervised": 20.5, "jtfs": 42.4, "scrapl_padam_psaga_thetais": 65.7,
+         "scrapl_padam_psaga": 73.8, "mss": "195-370 (slope ~240)"}
+
+SCALES = {
+    "tiny": dict(grid=4, noise_seeds=2, duration=1.0, batch_size=4, steps=6, val_every=3,
+                 out_channels=(8, 8, 8), latent_dim=16, dropout=0.0, lr=1e-3,
+                 jtfs=dict(shape=8192, J=8, Q1=4, Q2=1, J_fr=2, Q_fr=1, T=None, F=None,
+                           use_rho_log1p=False, grad_mult=1e8),
+                 warmup_iters=3, val_paths=4),
+    "paper": dict(grid=32, noise_seeds=5, duration=4.0, batch_size=32, steps=20000,
+                  val_every=500, out_channels=(128,) * 5, latent_dim=128, dropout=0.25,
+                  lr=1e-4,
+                  jtfs=dict(shape=32768, J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2, T=None, F=None,
+                            use_rho_log1p=False, grad_mult=1e8),
+                  warmup_iters=20, val_paths=16),
+}
+PARAMS = ("density", "slope")
+
+
+class GridData:
+    """The fixed dataset: renders, split by cell, batches of one noise seed each."""
+
+    def __init__(self, scale: dict, split_seed: int = 0, device: str = "cpu"):
+        import torch
+        import synths
+        G, S = scale["grid"], scale["noise_seeds"]
+        self.batch_size, self.seed = scale["batch_size"], split_seed
+        self.synths = [synths.get("granular", voice="texture", duration=scale["duration"],
+                                  seed=k).to(device) for k in range(S)]
+        v = torch.linspace(0, 1, G)
+        self.theta = torch.stack(torch.meshgrid(v, v, indexing="ij"), -1).reshape(-1, 2).to(device)
+        perm = torch.randperm(G * G, generator=torch.Generator().manual_seed(1234 + split_seed))
+        n_train, n_val = int(0.6 * G * G), int(0.2 * G * G)
+        self.cells = {"train": perm[:n_train], "val": perm[n_train:n_train + n_val],
+                      "test": perm[n_train + n_val:]}
+        with torch.no_grad():
+            self.audio = torch.stack([torch.cat([s(t).reshape(len(t), -1)
+                                                 for t in self.theta.split(256)])
+                                      for s in self.synths])               # (S, G*G, n)
+
+    def batch(self, step: int):
+        import torch
+        from matching.train import _step_generator
+        gen = _step_generator(self.seed, step)
+        k = int(torch.randint(0, len(self.synths), (1,), generator=gen))
+        cells = self.cells["train"]
+        idx = cells[torch.randint(0, len(cells), (self.batch_size,), generator=gen)]
+        return self.audio[k, idx], self.theta[idx], self.synths[k]
+
+    def split(self, name: str, batch_size: int):
+        cells = self.cells[name]
+        for k, synth in enumerate(self.synths):
+            for i in range(0, len(cells), batch_size):
+                idx = cells[i:i + batch_size]
+                yield self.audio[k, idx], self.theta[idx], synth
+
+    def validation(self, batch_size: int):
+        return self.split("val", batch_size)
+
+
+def _optimizer_state_bytes(out_dir: Path) -> int:
+    """Bytes of optimizer state in the final checkpoint (Adam moments and 𝒫 tables)."""
+    import torch
+    from matching.train import load_checkpoint
+    state = load_checkpoint(out_dir / "checkpoint.pt")
+    total = 0
+    for st in state["optimizer"]["state"].values():
+        total += sum(v.numel() * v.element_size() for v in st.values()
+                     if isinstance(v, torch.Tensor) and v.dim() > 0)
+    extra = state.get("loss", {}).get("_extra_state", {})
+    for k, v in extra.get("grad_state", {}).items():
+        if k != "rounding":
+            total += v.numel() * v.element_size()
+    return total
+
+
+def run_one(method: str, scale_name: str, seed: int, out_dir: Path, device: str) -> dict:
+    """Train one method (in this process) and evaluate it on the test split."""
+    import torch
+    from matching.models import load_model
+    from matching.train import TrainConfig, train
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    scale = SCALES[scale_name]
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    data = GridData(scale, split_seed=0, device=device)
+    opts = dict(METHODS[method])
+    cfg = TrainConfig(synth="granular", voice="texture", steps=scale["steps"],
+                      batch_size=scale["batch_size"], lr=scale["lr"], seed=seed,
+                      val_every=scale["val_every"], checkpoint_every=scale["val_every"],
+                      log_every=max(1, min(50, scale["val_every"])),
+                      out_channels=scale["out_channels"], latent_dim=scale["latent_dim"],
+                      dropout=scale["dropout"], duration=scale["duration"],
+                      jtfs=scale["jtfs"], warmup_iters=scale["warmup_iters"],
+                      val_paths=scale["val_paths"], progress=False, **opts)
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    summary = train(cfg, out_dir, data=data)
+    wall = time.perf_counter() - t0
+    model = load_model(out_dir / "model.safetensors").to(device)
+    errs = []
+    with torch.no_grad():
+        for audio, theta, _ in data.split("test", 64):
+            errs.append((model(audio) - theta).abs())
+    err = torch.cat(errs).mean(dim=0).cpu()
+    peak = (torch.cuda.max_memory_allocated() if device == "cuda" else
+            (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) * 1024)
+    return {"method": method, "seed": seed, "scale": scale_name, "config": asdict(cfg),
+            "test_l1_permille": round(1000 * float(err.mean()), 2),
+            "test_l1_permille_density": round(1000 * float(err[0]), 2),
+            "test_l1_permille_slope": round(1000 * float(err[1]), 2),
+            "steps_to_best": summary["best"]["step"], "steps": cfg.steps,
+            "time_per_step_s": round(summary["elapsed_s"] / cfg.steps, 4),
+            "wall_s": round(wall, 1), "peak_memory_bytes": int(peak),
+            "optimizer_state_bytes": _optimizer_state_bytes(out_dir)}
+
+
+def write_report(rows: list, out: Path, scale: str) -> None:
+    import statistics
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(rows, indent=1))
+    by = {}
+    for r in rows:
+        by.setdefault(r["method"], []).append(r)
+    ref = by.get("supervised")
+    ref_err = statistics.mean(r["test_l1_permille"] for r in ref) if ref else None
+    ref_time = statistics.mean(r["time_per_step_s"] * r["steps_to_best"] for r in ref) \
+        if ref else None
+    lines = [f"# Granular texture reproduction ({scale} scale)", "",
+             "Test mean |θ̂ - θ| in per mille (normalized parameters), mean over training "
+             "seeds; compute = time per step x steps to the best validation checkpoint; "
+             "relative columns divide by the supervised model's.", "",
+             "| method | seeds | θ L1 ‰ | density ‰ | slope ‰ | paper ‰ | steps to best | "
+             "s/step | peak mem MB | opt. state MB | error / sup. | compute / sup. |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    points = []
+    for m, rs in by.items():
+        mean = lambda k: statistics.mean(r[k] for r in rs)
+        err, comp = mean("test_l1_permille"), statistics.mean(
+            r["time_per_step_s"] * max(1, r["steps_to_best"]) for r in rs)
+        rel_e = err / ref_err if ref_err else float("nan")
+        rel_c = comp / ref_time if ref_time else float("nan")
+        points.append((m, rel_c, rel_e))
+        paper = PAPER.get(m, PAPER["mss"] if m.startswith("mss") else "")
+        lines.append(f"| {m} | {len(rs)} | {err:.1f} | {mean('test_l1_permille_density'):.1f} | "
+                     f"{mean('test_l1_permille_slope'):.1f} | {paper} | "
+                     f"{mean('steps_to_best'):.0f} | {mean('time_per_step_s'):.3f} | "
+                     f"{mean('peak_memory_bytes') / 2**20:.0f} | "
+                     f"{mean('optimizer_state_bytes') / 2**20:.2f} | {rel_e:.2f} | {rel_c:.2f} |")
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for m, c, e in points:
+        ax.scatter(c, e)
+        ax.annotate(m, (c, e), fontsize=7)
+    ax.set(xscale="log", yscale="log", xlabel="compute relative to supervised",
+           ylabel="test θ L1 relative to supervised", title=f"granular texture ({scale})")
+    fig.tight_layout()
+    fig.savefig(out / "figure.png", dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scale", choices=sorted(SCALES), default="tiny")
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--seeds", default="0", help="training seeds, comma-separated")
+    ap.add_argument("--out", help="report folder (default docs/paper_granular/<scale>)")
+    ap.add_argument("--work", help="training folders (default <out>/runs)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:                      # one method in a fresh process: clean peak memory
+        w = json.loads(args.worker)
+        row = run_one(w["method"], w["scale"], w["seed"], Path(w["dir"]), w["device"])
+        print("@@ROW@@ " + json.dumps(row), flush=True)
+        return 0
+    methods = args.methods.split(",")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        ap.error(f"unknown methods {unknown}; choose from {list(METHODS)}")
+    out = Path(args.out or ROOT / "docs" / "paper_granular" / args.scale)
+    work = Path(args.work or out / "runs")
+    rows = []
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        for m in methods:
+            job = {"method": m, "scale": args.scale, "seed": seed,
+                   "dir": str(work / f"{m}-seed{seed}"), "device": args.device}
+            t0 = time.perf_counter()
+            proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(job)],
+                                  capture_output=True, text=True,
+                                  env={**os.environ, "OMP_NUM_THREADS":
+                                       os.environ.get("OMP_NUM_THREADS", "2")})
+            found = [l for l in proc.stdout.splitlines() if l.startswith("@@ROW@@ ")]
+            if proc.returncode != 0 or not found:
+                sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+                print(f"{m} seed {seed}: FAILED (exit {proc.returncode})", flush=True)
+                return 1
+            row = json.loads(found[-1][8:])
+            rows.append(row)
+            print(f"{m:<28} seed {seed}: θ L1 {row['test_l1_permille']:7.1f} ‰ "
+                  f"(density {row['test_l1_permille_density']:.1f}, slope "
+                  f"{row['test_l1_permille_slope']:.1f}), {row['time_per_step_s']:.3f} s/step, "
+                  f"{time.perf_counter() - t0:.0f} s", flush=True)
+    write_report(rows, out, args.scale)
+    print(f"wrote {out / 'results.md'}, results.json, figure.png")
+    print((out / "results.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
