@@ -24,7 +24,7 @@ compute relative to the supervised model) and ``figure.png`` (test error against
 both relative to supervised, like the paper's Figure 1) to ``--out`` (default
 ``docs/paper_granular/<scale>``).
 
-``--scale tiny`` (CI smoke test, a few minutes on 2 cores): 4 x 4 cells x 2 seeds, 1 s
+``--scale tiny`` (CI smoke test, a few minutes on 2 cores): 4 x 4 cells x 2 seeds, 0.5 s
 signals, a small JTFS and encoder, a few steps per method; it checks that every method runs
 and the report is written, nothing about accuracy.  ``--scale paper`` is meant for a GPU.
 Every run is recorded with its configuration in ``results.json``.
@@ -60,11 +60,11 @@ PAPER = {"supervised": 20.5, "jtfs": 42.4, "scrapl_padam_psaga_thetais": 65.7,
          "scrapl_padam_psaga": 73.8, "mss": "195-370 (slope ~240)"}
 
 SCALES = {
-    "tiny": dict(grid=4, noise_seeds=2, duration=1.0, batch_size=4, steps=6, val_every=3,
+    "tiny": dict(grid=4, noise_seeds=2, duration=0.5, batch_size=4, steps=6, val_every=3,
                  out_channels=(8, 8, 8), latent_dim=16, dropout=0.0, lr=1e-3,
-                 jtfs=dict(shape=8192, J=8, Q1=4, Q2=1, J_fr=2, Q_fr=1, T=None, F=None,
+                 jtfs=dict(shape=4096, J=6, Q1=4, Q2=1, J_fr=2, Q_fr=1, T=None, F=None,
                            use_rho_log1p=False, grad_mult=1e8),
-                 warmup_iters=3, val_paths=4),
+                 warmup_iters=2, val_paths=4),
     "paper": dict(grid=32, noise_seeds=5, duration=4.0, batch_size=32, steps=20000,
                   val_every=500, out_channels=(128,) * 5, latent_dim=128, dropout=0.25,
                   lr=1e-4,

@@ -1,6 +1,6 @@
 """Train the encoders shipped in ``matching/pretrained/`` (one per synth voice).
 
-    .venv/bin/python scripts/train_pretrained.py [--only tr808-BD,ddsp808] [--steps 500]
+    .venv/bin/python scripts/train_pretrained.py [--only tr808-BD,ddsp808] [--steps 300]
         [--work build/pretrained] [--no-install]
 
 Each model: :class:`matching.models.EncoderModel` (log constant-Q features + a 4-block
@@ -46,7 +46,7 @@ def name(synth, voice):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", help="comma-separated model names (default: all)")
-    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--work", default=str(ROOT / "build" / "pretrained"))
