@@ -8,34 +8,41 @@ The FFTs stay in ``torch.fft``; these ops do everything between them:
   band per filter ``(start, length)`` (:func:`filter_band` finds it), only those bins
   are read
 * :func:`band_fold`         the same for one-sided spectra (``rfft``) of real signals,
-  reading only a gathered list of blocks per filter (``scrapl.primitives.band_fold``)
-* :func:`modulus`           ``|z| + 1e-12``, optionally ``log1p(. / eps)``, one pass
+  reading only a gathered list of blocks per filter (the second order of a JTFS)
+* :func:`band_modulus_rfft` ``rfft(|ifft(Y_k)|)`` with Y_k the band-limited filtering of
+  a full spectrum, for chunks of a filter bank (the first order of a JTFS)
+* :func:`modulus`           ``sqrt(|z|^2 + 1e-24)`` (``|z| + 1e-12`` to within 1e-12),
+  optionally ``log1p(. / eps)``, one pass
 * :func:`modulus_average`   ``|G @ Y| @ A``: the frequential stage (complex operator on
-  the short axis, modulus, real temporal averaging): one Triton kernel, or time chunks
-  on the CPU; nothing of size (R, L) is stored, backward recomputes it
+  the short axis, modulus, real temporal averaging), with an optional precomputed
+  :class:`AveragePlan` of A (:func:`average_plan`); nothing of size (R, L) is stored,
+  backward recomputes it
 * :func:`path_distance`     ``mean_b ||target_b - x_b||_p`` over (freq, time), one
   reduction
 
-Every op is differentiable: the Triton and numba ops through a ``torch.autograd.Function``
-with a kernel backward, the reference through autograd.
+What runs where (``auto``): CUDA float32 -> Triton (:mod:`kernels.triton_ops`);
+CPU -> the CPU path: numba for :data:`NUMBA_OPS` (:mod:`kernels.numba_ops`), fused torch
+for :data:`CPU_OPS` (:mod:`kernels.cpu_ops`), else the reference
+(:mod:`kernels.reference`, plain torch: the definitions).  ``SYNTHMATCH_KERNELS`` =
+``reference`` | ``cpu`` | ``numba`` | ``triton`` | ``auto`` (default), or ``backend=``,
+forces one (:mod:`kernels.dispatch` says exactly how).  The Triton kernels run on CPU
+tensors under triton's interpreter (``TRITON_INTERPRET=1`` set before triton is
+imported; tests do this in a subprocess, see ``tests/test_kernels.py``).
+:func:`backend_name` tells which backend would run (tests and benchmarks only).
 
-Layout: :mod:`kernels.reference` (plain torch: the definitions and the CPU backend),
-:mod:`kernels.triton_ops` (Triton, CUDA; imported on first use),
-:mod:`kernels.numba_ops` (numba CPU kernels, only where they beat torch: the modulus;
-imported on first use),
-:mod:`kernels.dispatch` (argument checks and backend choice).  Nothing here imports
-:mod:`scrapl`: scrapl calls kernels, not the reverse.
+Every op is differentiable to any order: the Triton, numba and fused CPU ops through a
+``torch.autograd.Function`` with a hand-written backward, which differentiates the
+reference definition instead under ``create_graph`` and ``is_grads_batched``
+(:mod:`kernels._recompute`); the reference through autograd.
 
-Backend choice: ``backend=`` argument, else ``SYNTHMATCH_KERNELS`` = ``reference`` |
-``triton`` | ``numba`` | ``auto`` (default).  ``auto``: CUDA float32 -> Triton, CPU ->
-numba for :data:`NUMBA_OPS`, else the reference.  The Triton kernels run on CPU tensors
-under triton's interpreter (``TRITON_INTERPRET=1`` set before triton is imported; tests
-do this in a subprocess, see ``tests/test_kernels.py``).  :func:`backend_name` tells which
-backend would run (tests and benchmarks only).
+Nothing here imports :mod:`scrapl`: scrapl calls kernels (only through
+:mod:`kernels.dispatch`), not the reverse.
 """
-from .dispatch import (BACKENDS, ENV_VAR, NUMBA_OPS, OPS, backend_name, band_fold,
-                       filter_band, filter_periodize, modulus, modulus_average,
-                       path_distance)
+from .dispatch import (BACKENDS, CPU_OPS, ENV_VAR, NUMBA_OPS, OPS, AveragePlan,
+                       average_plan, backend_name, band_fold, band_modulus_rfft,
+                       chunk_length, filter_band, filter_periodize, modulus,
+                       modulus_average, path_distance)
 
-__all__ = ["BACKENDS", "ENV_VAR", "NUMBA_OPS", "OPS", "backend_name", "band_fold",
+__all__ = ["BACKENDS", "CPU_OPS", "ENV_VAR", "NUMBA_OPS", "OPS", "AveragePlan",
+           "average_plan", "backend_name", "band_fold", "band_modulus_rfft", "chunk_length",
            "filter_band", "filter_periodize", "modulus", "modulus_average", "path_distance"]

@@ -18,10 +18,16 @@ for the definitions):
 * :func:`filter_periodize`  one launch for all K filters of one subsampling factor;
   each program reads only the bins of its filter's band (``(start, length)``)
 * :func:`band_fold`         gather-multiply-fold; backward scatters with atomics
-* :func:`modulus`           ``|z| + eps`` and optional ``log1p(. / eps)``, one pass
+* :func:`modulus`           ``sqrt(|z|^2 + eps^2)`` and optional ``log1p(. / eps)``, one pass
 * :func:`modulus_average`   ``|G Y| A`` in one kernel (the (R, L) modulus never leaves
   registers); backward recomputes ``G Y`` tile by tile in one kernel
 * :func:`path_distance`     one program per batch item reduces ``|target - x|^p``
+
+Under ``create_graph`` (double backward) and under ``vmap`` (``is_grads_batched``) the
+backward passes differentiate the reference definitions instead of launching kernels
+(:mod:`kernels._recompute`).  :func:`kernels.dispatch.band_modulus_rfft` has no kernel of
+its own: it composes :func:`band_fold`, ``torch.fft.ifft``, :func:`modulus` and
+``torch.fft.rfft``.
 """
 from __future__ import annotations
 
@@ -32,7 +38,12 @@ import torch
 import triton
 import triton.language as tl
 
+from . import reference
+from ._recompute import modulus_function, needs_recomputation, vjp_by_recomputation
 from .reference import MODULUS_EPS
+
+#: the modulus is ``sqrt(re^2 + im^2 + EPS2)`` (:func:`kernels.reference.stable_abs`)
+EPS2 = MODULUS_EPS ** 2
 
 __all__ = ["INTERPRETED", "filter_periodize", "band_fold", "modulus", "modulus_average",
            "path_distance"]
@@ -182,6 +193,10 @@ class _FilterPeriodize(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         x_hat, filters, start, length = ctx.saved_tensors
+        if needs_recomputation((g,)):
+            return tuple(vjp_by_recomputation(
+                lambda x, h: reference.filter_periodize(x, h, ctx.factor, (start, length)),
+                (x_hat, filters), ctx.needs_input_grad[:2], (g,))) + (None, None, None)
         B, N = x_hat.shape
         K, M, s = filters.shape[0], N // ctx.factor, ctx.factor
         h_complex = filters.is_complex()
@@ -191,12 +206,12 @@ class _FilterPeriodize(torch.autograd.Function):
         BLOCK = min(1024, _np2(N))
         with _device(x_hat):
             if ctx.needs_input_grad[0]:
-                gx = torch.empty_like(x_hat)
+                gx = torch.empty(x_hat.shape, dtype=x_hat.dtype, device=x_hat.device)
                 _filter_periodize_bwd_x_kernel[(B, triton.cdiv(N, BLOCK))](
                     gr, hr, start, length, torch.view_as_real(gx), N, M, K, 1.0 / s,
                     H_COMPLEX=h_complex, BLOCK=BLOCK)
             if ctx.needs_input_grad[1]:
-                gh = torch.empty_like(filters)
+                gh = torch.empty(filters.shape, dtype=filters.dtype, device=filters.device)
                 _filter_periodize_bwd_h_kernel[(K, triton.cdiv(N, BLOCK))](
                     gr, _planes(x_hat), start, length,
                     torch.view_as_real(gh) if h_complex else gh, N, M, K, B, 1.0 / s,
@@ -271,13 +286,18 @@ class _BandFold(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         x_half, index, window = ctx.saved_tensors
+        if needs_recomputation((g,)):
+            gx, gw = vjp_by_recomputation(
+                lambda x, w: reference.band_fold(x, index, w, ctx.M), (x_half, window),
+                (ctx.needs_input_grad[0], ctx.needs_input_grad[2]), (g,))
+            return gx, None, gw, None
         B, NH = x_half.shape
         F, L = index.shape
         M = ctx.M
         gx = gw = None
         gr = _planes(g)
         if ctx.needs_input_grad[0]:
-            gx = torch.zeros_like(x_half)
+            gx = torch.zeros(x_half.shape, dtype=x_half.dtype, device=x_half.device)
             BLOCK = min(1024, _np2(M))
             with _device(x_half):
                 _band_fold_bwd_x_kernel[(B, triton.cdiv(M, BLOCK), F)](
@@ -299,14 +319,14 @@ def band_fold(x_half: torch.Tensor, index: torch.Tensor, window: torch.Tensor, M
 
 # ----------------------------------------------------------------------------- modulus
 @triton.jit
-def _modulus_fwd_kernel(z_ptr, out_ptr, n, eps, log1p_eps,
+def _modulus_fwd_kernel(z_ptr, out_ptr, n, eps2, log1p_eps,
                         LOG1P: tl.constexpr, BLOCK: tl.constexpr):
     i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     ok = i < n
     two = tl.arange(0, 2)
     zv = tl.load(z_ptr + i[:, None] * 2 + two[None, :], mask=ok[:, None], other=0.0)
     re, im = tl.split(zv)
-    u = tl.sqrt(re * re + im * im) + eps
+    u = tl.sqrt(re * re + im * im + eps2)
     if LOG1P:
         # accurate log1p(x) = log(1 + x) * x / ((1 + x) - 1) (no libdevice needed)
         x = u / log1p_eps
@@ -317,7 +337,7 @@ def _modulus_fwd_kernel(z_ptr, out_ptr, n, eps, log1p_eps,
 
 
 @triton.jit
-def _modulus_bwd_kernel(z_ptr, g_ptr, gz_ptr, n, eps, log1p_eps,
+def _modulus_bwd_kernel(z_ptr, g_ptr, gz_ptr, n, eps2, log1p_eps,
                         LOG1P: tl.constexpr, BLOCK: tl.constexpr):
     i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     ok = i < n
@@ -325,7 +345,7 @@ def _modulus_bwd_kernel(z_ptr, g_ptr, gz_ptr, n, eps, log1p_eps,
     zv = tl.load(z_ptr + i[:, None] * 2 + two[None, :], mask=ok[:, None], other=0.0)
     g = tl.load(g_ptr + i, mask=ok, other=0.0)
     re, im = tl.split(zv)
-    u = tl.sqrt(re * re + im * im) + eps
+    u = tl.sqrt(re * re + im * im + eps2)
     w = g / u                                   # z / u is 0 at z = 0: no NaN
     if LOG1P:
         w = w / (log1p_eps + u)
@@ -333,48 +353,43 @@ def _modulus_bwd_kernel(z_ptr, g_ptr, gz_ptr, n, eps, log1p_eps,
              mask=ok[:, None])
 
 
-class _Modulus(torch.autograd.Function):
-    """Saves only z: u is recomputed in backward (one pass, no saved modulus)."""
+def _modulus_forward(z: torch.Tensor, log1p_eps: Optional[float]) -> torch.Tensor:
+    out = torch.empty(z.shape, dtype=z.real.dtype, device=z.device)
+    n = z.numel()
+    BLOCK = 1024
+    with _device(z):
+        _modulus_fwd_kernel[(triton.cdiv(n, BLOCK),)](
+            torch.view_as_real(z), out, n, EPS2,
+            1.0 if log1p_eps is None else float(log1p_eps),
+            LOG1P=log1p_eps is not None, BLOCK=BLOCK)
+    return out
 
-    @staticmethod
-    def forward(ctx, z, log1p_eps):
-        z = z.resolve_conj().contiguous()
-        out = torch.empty(z.shape, dtype=z.real.dtype, device=z.device)
-        n = z.numel()
-        BLOCK = 1024
-        with _device(z):
-            _modulus_fwd_kernel[(triton.cdiv(n, BLOCK),)](
-                torch.view_as_real(z), out, n, MODULUS_EPS,
-                1.0 if log1p_eps is None else float(log1p_eps),
-                LOG1P=log1p_eps is not None, BLOCK=BLOCK)
-        ctx.save_for_backward(z)
-        ctx.log1p_eps = log1p_eps
-        return out
 
-    @staticmethod
-    def backward(ctx, g):
-        (z,) = ctx.saved_tensors
-        log1p_eps = ctx.log1p_eps
-        g = g.contiguous()
-        gz = torch.empty_like(z)
-        n = z.numel()
-        BLOCK = 1024
-        with _device(z):
-            _modulus_bwd_kernel[(triton.cdiv(n, BLOCK),)](
-                torch.view_as_real(z), g, torch.view_as_real(gz), n, MODULUS_EPS,
-                1.0 if log1p_eps is None else float(log1p_eps),
-                LOG1P=log1p_eps is not None, BLOCK=BLOCK)
-        return gz, None
+def _modulus_backward(z: torch.Tensor, g: torch.Tensor, log1p_eps: Optional[float]
+                      ) -> torch.Tensor:
+    gz = torch.empty_like(z)
+    n = z.numel()
+    BLOCK = 1024
+    with _device(z):
+        _modulus_bwd_kernel[(triton.cdiv(n, BLOCK),)](
+            torch.view_as_real(z), g, torch.view_as_real(gz), n, EPS2,
+            1.0 if log1p_eps is None else float(log1p_eps),
+            LOG1P=log1p_eps is not None, BLOCK=BLOCK)
+    return gz
+
+
+#: saves only z: u is recomputed in backward (one pass, no saved modulus)
+_Modulus = modulus_function(_modulus_forward, _modulus_backward)
 
 
 def modulus(z: torch.Tensor, log1p_eps: Optional[float] = None) -> torch.Tensor:
-    """Complex z (any shape) -> real ``|z| + 1e-12`` [``log1p(. / log1p_eps)``]."""
+    """Complex z (any shape) -> real ``sqrt(|z|^2 + 1e-24)`` [``log1p(. / log1p_eps)``]."""
     return _Modulus.apply(z, log1p_eps)
 
 
 # --------------------------------------------------------------------- modulus_average
 @triton.jit
-def _modavg_fwd_kernel(y_ptr, g_ptr, a_ptr, s_ptr, n, R, L, M, eps,
+def _modavg_fwd_kernel(y_ptr, g_ptr, a_ptr, s_ptr, n, R, L, M, eps2,
                        HAS_A: tl.constexpr, PRECISION: tl.constexpr,
                        BR: tl.constexpr, BN: tl.constexpr, BL: tl.constexpr,
                        BM: tl.constexpr):
@@ -414,7 +429,7 @@ def _modavg_fwd_kernel(y_ptr, g_ptr, a_ptr, s_ptr, n, R, L, M, eps,
             zr = tl.dot(-gi, yi, zr, input_precision=PRECISION)
             zi = tl.dot(gr, yi, zi, input_precision=PRECISION)
             zi = tl.dot(gi, yr, zi, input_precision=PRECISION)
-        u = tl.sqrt(zr * zr + zi * zi) + eps
+        u = tl.sqrt(zr * zr + zi * zi + eps2)
         if HAS_A:
             u = tl.where(r_ok[:, None] & l_ok[None, :], u, 0.0)
             a = tl.load(a_ptr + l[:, None] * M + mm[None, :], mask=l_ok[:, None] & m_ok[None, :],
@@ -429,7 +444,7 @@ def _modavg_fwd_kernel(y_ptr, g_ptr, a_ptr, s_ptr, n, R, L, M, eps,
 
 
 @triton.jit
-def _modavg_bwd_kernel(y_ptr, g_ptr, a_ptr, gs_ptr, gy_ptr, n, R, L, M, eps,
+def _modavg_bwd_kernel(y_ptr, g_ptr, a_ptr, gs_ptr, gy_ptr, n, R, L, M, eps2,
                        HAS_A: tl.constexpr, PRECISION: tl.constexpr,
                        BR: tl.constexpr, BN: tl.constexpr, BL: tl.constexpr,
                        BM: tl.constexpr):
@@ -459,7 +474,7 @@ def _modavg_bwd_kernel(y_ptr, g_ptr, a_ptr, gs_ptr, gy_ptr, n, R, L, M, eps,
         zr = tl.dot(-gi, yi, zr, input_precision=PRECISION)
         zi = tl.dot(gr, yi, input_precision=PRECISION, out_dtype=dt)
         zi = tl.dot(gi, yr, zi, input_precision=PRECISION)
-        u = tl.sqrt(zr * zr + zi * zi) + eps
+        u = tl.sqrt(zr * zr + zi * zi + eps2)
         if HAS_A:
             gu = tl.zeros([BR, BL], dtype=dt)
             for m0 in range(0, M, BM):
@@ -504,7 +519,7 @@ class _ModulusAverage(torch.autograd.Function):
         a = A.contiguous() if has_a else S        # dummy pointer without A
         with _device(Y):
             _modavg_fwd_kernel[(B, triton.cdiv(R, BR), third)](
-                _planes(Y), _planes(G), a, S, n, R, L, M, MODULUS_EPS,
+                _planes(Y), _planes(G), a, S, n, R, L, M, EPS2,
                 HAS_A=has_a, PRECISION=_ModulusAverage.PRECISION,
                 BR=BR, BN=BN, BL=BL, BM=BM)
         ctx.save_for_backward(Y, G, A if has_a else None)
@@ -513,6 +528,9 @@ class _ModulusAverage(torch.autograd.Function):
     @staticmethod
     def backward(ctx, gS):
         Y, G, A = ctx.saved_tensors
+        if needs_recomputation((gS,)):
+            return tuple(vjp_by_recomputation(reference.modulus_average, (Y, G, A),
+                                              ctx.needs_input_grad[:3], (gS,)))
         B, n, L = Y.shape
         R = G.shape[0]
         has_a = A is not None
@@ -520,7 +538,7 @@ class _ModulusAverage(torch.autograd.Function):
         gS = gS.contiguous()
         gY = gG = gA = None
         if ctx.needs_input_grad[0]:
-            gY = torch.empty_like(Y)
+            gY = torch.empty(Y.shape, dtype=Y.dtype, device=Y.device)    # contiguous
             BN = _np2(n)
             BL = 32 if BN <= 64 else 16
             BR, BM = 16, min(64, _np2(M))
@@ -528,12 +546,12 @@ class _ModulusAverage(torch.autograd.Function):
             with _device(Y):
                 _modavg_bwd_kernel[(B, triton.cdiv(L, BL))](
                     _planes(Y), _planes(G), a, gS, torch.view_as_real(gY), n, R, L, M,
-                    MODULUS_EPS, HAS_A=has_a, PRECISION=_ModulusAverage.PRECISION,
+                    EPS2, HAS_A=has_a, PRECISION=_ModulusAverage.PRECISION,
                     BR=BR, BN=BN, BL=BL, BM=BM)
         if ctx.needs_input_grad[1] or (has_a and ctx.needs_input_grad[2]):
             # operators are buffers in practice: plain torch, materialising G Y
             Z = torch.matmul(G, Y)
-            U = Z.abs() + MODULUS_EPS
+            U = reference.stable_abs(Z)
             gU = torch.matmul(gS, A.t()) if has_a else gS
             if ctx.needs_input_grad[1]:
                 gZ = Z * (gU / U)
@@ -613,21 +631,27 @@ class _PathNorms(torch.autograd.Function):
     """Per-item norms (B,) of target - x over (B, n) rows."""
 
     @staticmethod
-    def forward(ctx, x, target, p):
-        B, n = x.shape
-        x, target = x.contiguous(), target.contiguous()
+    def forward(ctx, x_in, target_in, p):
+        B, n = x_in.shape
+        x, target = x_in.contiguous(), target_in.contiguous()
         norms = torch.empty(B, dtype=x.dtype, device=x.device)
         BLOCK = min(4096, _np2(n, 128))
         with _device(x):
             _path_distance_fwd_kernel[(B,)](x, target, norms, n, float(p),
                                             P_KIND=_p_kind(p), BLOCK=BLOCK)
-        ctx.save_for_backward(x, target, norms)
+        ctx.save_for_backward(x_in, target_in, norms)
         ctx.p = p
         return norms
 
     @staticmethod
     def backward(ctx, gnorms):
-        x, target, norms = ctx.saved_tensors
+        x_in, target_in, norms = ctx.saved_tensors
+        if needs_recomputation((gnorms,)):
+            return tuple(vjp_by_recomputation(
+                lambda a, b: reference.path_distance(a.unsqueeze(1), b.unsqueeze(1), ctx.p,
+                                                     "none"),
+                (x_in, target_in), ctx.needs_input_grad[:2], (gnorms,))) + (None,)
+        x, target = x_in.contiguous(), target_in.contiguous()
         B, n = x.shape
         gx = torch.empty_like(x)
         BLOCK = min(1024, _np2(n, 128))

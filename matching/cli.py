@@ -8,8 +8,14 @@ Sub-commands:
     synthmatch import FILE -o DIR              presets from a .mid, .sfz, .h2drumkit or .json
     synthmatch match SOUND --synth tr808 [--voice BD] [-o P.json] [--midi M.mid] [--wav W.wav]
                      [--plot P.png]            the preset that recreates SOUND (match_preset)
+    synthmatch match DIR_OR_GLOB... --out DIR [--kit K.h2drumkit]
+                                               every sound, batched (matching.batch)
     synthmatch train --synth tr808 --voice BD --loss {param,mss,jtfs,scrapl} -o DIR
                                                train an encoder with the synth in the loop
+
+``match`` (batch mode) and ``train`` also run under ``torchrun`` (``torchrun
+--nproc_per_node=N -m matching ...``): files are split across the ranks, training uses
+DistributedDataParallel (see matching.distributed).
 
 Bad arguments or input print one line ``synthmatch: error: ...`` and exit with status 2
 (usage) or 1 (input that cannot be used).
@@ -97,15 +103,73 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_batch(args: argparse.Namespace) -> bool:
+    """Several sounds, a folder or a glob pattern (or --out / --kit): batch mode."""
+    from .batch import _GLOB_CHARS
+    return (args.out is not None or args.kit is not None or len(args.sounds) > 1
+            or any(Path(s).is_dir() or (not Path(s).exists() and bool(_GLOB_CHARS & set(s)))
+                   for s in args.sounds))
+
+
+def _match_batch(args: argparse.Namespace) -> int:
+    from . import distributed
+    from .batch import SUMMARY_NAME, match_batch
+
+    single = [flag for flag, value in (("-o", args.output), ("--midi", args.midi),
+                                       ("--wav", args.wav), ("--plot", args.plot)) if value]
+    if single:
+        print(f"synthmatch: error: {', '.join(single)} apply to one sound; with several sounds, "
+              f"a folder or a pattern use --out DIR (see synthmatch match --help)",
+              file=sys.stderr)
+        return 2
+    if args.out is None:
+        print("synthmatch: error: several sounds, a folder or a pattern need --out DIR "
+              "(see synthmatch match --help)", file=sys.stderr)
+        return 2
+    with distributed.session() as dist:
+        try:
+            result = match_batch(
+                args.sounds, args.out, synth=args.synth, voice=args.voice,
+                batch_size=args.batch_size, length_tolerance=args.length_tolerance,
+                refine=not args.no_refine, seed=args.seed, candidates=args.candidates,
+                steps=args.steps, kit=args.kit, resume=not args.no_resume,
+                jtfs_distance=not args.no_jtfs_distance,
+                progress=not args.quiet, dist=dist)
+        except ValueError as error:
+            if dist.is_main:
+                print(f"synthmatch: error: {error}", file=sys.stderr)
+            return 1
+    failed = result.failed
+    if dist.is_main:
+        ok, skipped = result.count("ok"), result.count("skipped")
+        where = f" on {dist.world_size} processes" if dist.enabled else ""
+        print(f"matched {ok} sound{'s' if ok != 1 else ''}, skipped {skipped} already matched, "
+              f"{len(failed)} failed, of {len(result.items)} in {result.elapsed_s:.1f} s{where}")
+        for problem in result.problems:
+            print(f"synthmatch: warning: {problem}", file=sys.stderr)
+        for item in failed:
+            print(f"  failed: {item.file}: {item.error}", file=sys.stderr)
+        print(f"wrote {ok} preset{'s' if ok != 1 else ''} and {Path(args.out) / SUMMARY_NAME}")
+        if result.kit is not None:
+            print(f"wrote {result.kit} (Hydrogen drum kit of {ok + skipped} presets)")
+        if result.kit_error is not None:
+            print(f"synthmatch: error: kit {args.kit}: {result.kit_error}", file=sys.stderr)
+    return 1 if failed or result.kit_error is not None else 0
+
+
 def _match(args: argparse.Namespace) -> int:
     from .match import match_preset
 
+    if _is_batch(args):
+        return _match_batch(args)
+    args.sound = args.sounds[0]
     outputs = [p for p in (args.output, args.midi, args.wav, args.plot) if p]
     for path in outputs:
         if not Path(path).resolve().parent.is_dir():
             raise FileNotFoundError(f"cannot write {path}: folder {Path(path).parent} does not exist")
     result = match_preset(args.sound, synth=args.synth, voice=args.voice, refine=not args.no_refine,
-                          seed=args.seed, steps=args.steps, progress=not args.quiet)
+                          seed=args.seed, steps=args.steps, candidates=args.candidates,
+                          progress=not args.quiet)
     preset, report = result.preset, result.report
     print(f"{args.sound}: {preset.synth}" + (f" voice {preset.voice}" if preset.voice else "")
           + f" in {report['time_s']:.1f} s")
@@ -137,6 +201,13 @@ def _match(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from . import distributed
+
+    with distributed.session() as dist:      # torchrun: one process group for the run
+        return _train_in(args, dist)
+
+
+def _train_in(args: argparse.Namespace, dist) -> int:
     from .train import TrainConfig, train
 
     try:
@@ -150,8 +221,11 @@ def _train(args: argparse.Namespace) -> int:
         cfg.check()
         summary = train(cfg, args.output, resume=not args.no_resume)
     except ValueError as error:
-        print(f"synthmatch: error: {error}", file=sys.stderr)
+        if dist.is_main:
+            print(f"synthmatch: error: {error}", file=sys.stderr)
         return 1
+    if not dist.is_main:
+        return 0
     best = summary["best"]
     print(f"trained {summary['steps']} steps in {summary['elapsed_s']:.1f} s; best validation "
           f"{best['val_loss']:.4g} at step {best['step']}")
@@ -217,8 +291,32 @@ def build_parser() -> argparse.ArgumentParser:
     import_.add_argument("--channel", type=int, metavar="1-16", help="MIDI channel (default: the file's, else 10)")
     import_.set_defaults(handler=_import)
 
-    match = commands.add_parser("match", help="find the preset that recreates a sound")
-    match.add_argument("sound", help="audio file (WAV, FLAC, AIFF, OGG, MP3)")
+    match = commands.add_parser(
+        "match", help="find the preset that recreates a sound (or each sound of a folder)",
+        description="One sound: print the match, write it with -o/--midi/--wav/--plot.  Several "
+                    "sounds, folders or glob patterns: batch mode, --out DIR gets one preset per "
+                    "sound and summary.csv; sounds already matched there are skipped; exit "
+                    "status 1 if any sound failed.  Under torchrun the files are split across "
+                    "the processes.")
+    match.add_argument("sounds", nargs="+", metavar="SOUND",
+                       help="audio file (WAV, FLAC, AIFF, OGG, MP3), folder or quoted glob "
+                            "pattern ('kits/**/*.wav')")
+    match.add_argument("--out", metavar="DIR",
+                       help="batch mode: folder for one preset per sound and summary.csv")
+    match.add_argument("--kit", metavar="OUT.h2drumkit",
+                       help="batch mode: also a Hydrogen drum kit of the matched presets")
+    match.add_argument("--batch-size", type=int, default=16,
+                       help="batch mode: most sounds per batched optimization (default 16)")
+    match.add_argument("--length-tolerance", type=float, default=0.1,
+                       help="batch mode: a sound's matching window may be this much longer "
+                            "than the sound (default 0.1) so sounds share batches; 0: exact")
+    match.add_argument("--no-resume", action="store_true",
+                       help="batch mode: match again sounds whose preset exists in --out")
+    match.add_argument("--no-jtfs-distance", action="store_true",
+                       help="batch mode: leave the full-JTFS distance out of the reports "
+                            "(their slowest part)")
+    match.add_argument("--candidates", type=int, default=64,
+                       help="random presets per voice before refinement (default 64)")
     match.add_argument("--synth", default="tr808", help="synth name (default tr808)")
     match.add_argument("--voice", help="voice of the synth (default: detected)")
     match.add_argument("-o", "--output", metavar="PRESET.json", help="write the preset")
@@ -240,7 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="folder for checkpoint.pt, metrics.csv/.png, model.safetensors; "
                          "an existing checkpoint there is resumed")
     tr.add_argument("--steps", type=int, default=1000, help="total steps (default 1000)")
-    tr.add_argument("--batch-size", type=int, default=16, help="presets per step (default 16)")
+    tr.add_argument("--batch-size", type=int, default=16,
+                    help="presets per step (default 16); under torchrun per process: N "
+                         "processes train like one with N times the batch")
     tr.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     tr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     tr.add_argument("--val-size", type=int, default=64, help="validation presets (default 64)")

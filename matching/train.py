@@ -561,9 +561,13 @@ def train(cfg: TrainConfig, out_dir, resume: bool = True, data=None) -> Dict[str
     rows = _read_metrics(metrics_path, start) if dist.is_main else []
     net = model
     if dist.enabled:
+        import inspect
         from torch.nn.parallel import DistributedDataParallel
-        # the features have no weights; their buffers are constants (no broadcast needed)
-        net = DistributedDataParallel(model, broadcast_buffers=False)
+        # the features have no weights; their buffers are constants: no sync every forward
+        # (the keyword is forward_sync_buffers in newer PyTorch, broadcast_buffers before)
+        sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(
+            DistributedDataParallel.__init__).parameters else "broadcast_buffers"
+        net = DistributedDataParallel(model, **{sync: False})
 
     def checkpoint(step: int, elapsed: float) -> None:
         state = {"format": _CHECKPOINT_FORMAT, "config": json.dumps(asdict(cfg)),

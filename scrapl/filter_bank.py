@@ -48,7 +48,7 @@ __all__ = [
     "max_dyadic_subsampling", "periodize_sum", "wavelet_params",
     "spinned_wavelet_params", "compute_padding", "compute_border_indices",
     "time_padding", "frequency_padding", "time_filters", "frequency_filters",
-    "filter_operator", "band_blocks", "band_window", "banded_chunks",
+    "filter_operator", "band_blocks", "band_window",
     "scrapl_keys", "first_order_keys", "jtfs_filterbank",
 ]
 
@@ -243,7 +243,7 @@ def band_blocks(h_f: np.ndarray, M: int, threshold: float, m: Optional[int] = No
 
 def band_window(h_f: np.ndarray, blocks: np.ndarray, M: int, scale: float = 1.0
                 ) -> Tuple[np.ndarray, np.ndarray]:
-    """Gather indices and window of :func:`scrapl.primitives.band_fold` for one filter.
+    """Gather indices and window of :func:`kernels.band_fold` for one filter.
 
     h_f: (N,) Fourier filter; blocks: indices of its blocks of length M (see
     :func:`band_blocks`).  Bin f of the full spectrum of a real signal is read from the
@@ -258,37 +258,6 @@ def band_window(h_f: np.ndarray, blocks: np.ndarray, M: int, scale: float = 1.0
     h = h_f[f] * scale
     window = np.stack([h, np.where(neg, -h, h)], axis=-1)
     return index, window
-
-
-def banded_chunks(A: np.ndarray, chunk: int, threshold: float
-                  ) -> List[Tuple[int, int, int, np.ndarray]]:
-    """Split a real operator A (L, M) into row chunks with their cyclic column band.
-
-    For rows [t0, t1) (t1 - t0 = chunk, the last one shorter), the columns whose largest
-    |A| exceeds ``threshold * max |A|`` are covered by the shortest cyclic range
-    c0 : c0 + w (mod M).  Returns [(t0, t1, c0, A[t0:t1, c0:c0+w] cyclic)]; the entries
-    left out are below the threshold.  Used for the temporal averaging by the Gaussian
-    low-pass phi, whose impulse response is short compared to the signal.
-    """
-    L, M = A.shape
-    amax = np.abs(A).max()
-    out = []
-    for t0 in range(0, L, chunk):
-        t1 = min(L, t0 + chunk)
-        keep = np.abs(A[t0:t1]).max(axis=0) > threshold * amax
-        if keep.all() or not keep.any():
-            c0, w = 0, M
-        else:
-            # shortest cyclic range covering all kept columns = complement of the
-            # longest cyclic run of dropped columns
-            k = np.nonzero(keep)[0]
-            gaps = np.diff(np.concatenate([k, [k[0] + M]]))
-            g = int(np.argmax(gaps))
-            c0 = int(k[(g + 1) % len(k)])
-            w = M - int(gaps[g]) + 1
-        cols = (c0 + np.arange(w)) % M
-        out.append((t0, t1, c0, np.ascontiguousarray(A[t0:t1][:, cols])))
-    return out
 
 
 def scrapl_keys(psi1: List[Dict], psi2: List[Dict], psis_fr: List[Dict]

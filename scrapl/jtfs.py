@@ -4,8 +4,18 @@ Reproduces the JTFS of the kymatio 0.4.0.dev0 copy vendored by ``scrapl-loss``
 0.1.0 (``TimeFrequencyScatteringTorch(..., format='joint')`` for the full
 transform, ``TimeFrequencyScraplTorch.scattering_singlepath`` for one path),
 with only local averaging (``T``/``F`` integers or None; no 'global', no
-``T=0``).  Filters come from :mod:`scrapl.filter_bank`; all array work goes
-through the narrow primitives of :mod:`scrapl.primitives`.
+``T=0``).  Filters come from :mod:`scrapl.filter_bank`; the FFTs are ``torch.fft``
+and the work between them goes through the kernels dispatcher (:mod:`kernels.dispatch`,
+imported as ``K``): ``K.band_modulus_rfft`` (first order), ``K.band_fold`` (second
+order and first-order averaging), ``K.modulus_average`` (frequential stage of a path),
+``K.modulus`` (frequential stage of the first-order channels).
+
+What runs where: the dispatcher picks per call from the tensors' device
+(``SYNTHMATCH_KERNELS`` / :mod:`kernels.dispatch` to force one): on the CPU the fused
+torch ops of :mod:`kernels.cpu_ops` and the numba modulus, on CUDA (float32) the Triton
+kernels, and with ``SYNTHMATCH_KERNELS=reference`` the plain torch definitions of
+:mod:`kernels.reference` (slow; the check for the others).  Results agree to float
+rounding (``tests/test_jtfs_backends.py``).
 
 Shapes (B = product of the leading axes of the input):
 
@@ -33,19 +43,21 @@ rounding; ``tests/test_jtfs_parity.py``, ``tests/test_jtfs_paths.py``):
   the spectrum that hold its band (blocks of the subsampled output length; a block
   is skipped when all its values are below ``band_threshold`` times the filter's
   peak: 1e-12 in float32, 1e-17 in float64) and folding them, which is the
-  periodization of the subsampling (:func:`scrapl.primitives.band_fold`,
-  :func:`scrapl.primitives.band_modulus_rfft`);
+  periodization of the subsampling (:func:`kernels.band_fold`,
+  :func:`kernels.band_modulus_rfft`);
 * U1 is real: kept as a one-sided spectrum (``rfft``); the first order runs a few
-  filters at a time (small temporaries) with a hand-written backward;
+  filters at a time (small temporaries; on the CPU with a hand-written backward);
 * the frequential convolution, modulus and temporal averaging of a second-order path
-  run fused and chunked over time (:func:`scrapl.primitives.modulus_average`), in real
-  arithmetic, the averaging restricted to each chunk's band of output frames (the
+  run fused (:func:`kernels.modulus_average`; on the CPU chunked over time, in real
+  arithmetic, the averaging restricted to each chunk's band of output frames: an
+  :class:`kernels.AveragePlan` per input resolution and chunk length, built once; the
   Gaussian's weights below 1e-9 of its peak dropped in float32, none in float64);
 * filter values below ``eps(dtype)**2`` of a filter's peak are stored as exact zeros
   (in float32 they would be denormal numbers, which slow CPU arithmetic down ~10x);
-* the modulus is ``sqrt(|z|**2 + 1e-24)``, within 1e-12 of the peer's ``|z| + 1e-12``
-  (identical at 0 and to rounding for ``|z| >> 1e-12``), which avoids the slow path
-  of the vectorised square root at exact zeros.
+* the modulus is ``sqrt(|z|**2 + 1e-24)`` (:func:`kernels.reference.stable_abs`), within
+  1e-12 of the peer's ``|z| + 1e-12`` (identical at 0 and to rounding for
+  ``|z| >> 1e-12``), which avoids the slow path of the vectorised square root at exact
+  zeros.
 """
 from __future__ import annotations
 
@@ -54,11 +66,12 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+import torch.nn.functional as F_
 from torch import nn
 
-from . import primitives as P
-from .filter_bank import (band_blocks, band_window, banded_chunks, filter_operator,
-                          jtfs_filterbank)
+from kernels import dispatch as K
+
+from .filter_bank import band_blocks, band_window, filter_operator, jtfs_filterbank
 
 __all__ = ["JTFS", "Scalogram"]
 
@@ -66,10 +79,15 @@ __all__ = ["JTFS", "Scalogram"]
 BAND_THRESHOLD = {torch.float32: 1e-12, torch.float64: 1e-17}
 # relative magnitude below which temporal-averaging weights are dropped, per dtype
 AVERAGE_THRESHOLD = {torch.float32: 1e-9, torch.float64: 0.0}
-# elements of one (2 * rows, batch * time) chunk of the fused frequential stage
-CHUNK_ELEMENTS = 2 ** 20
 # bytes of one chunk of filters (complex, batch x length) in the first order
 FIRST_ORDER_CHUNK_BYTES = 2 ** 23
+
+
+def _pad(x: torch.Tensor, pad_left: int, pad_right: int) -> torch.Tensor:
+    """Reflect-pad real x (B, N) along the last axis -> (B, N + pad_left + pad_right)."""
+    if pad_left >= x.shape[-1] or pad_right >= x.shape[-1]:
+        raise ValueError("Indefinite padding size (larger than tensor).")
+    return F_.pad(x.unsqueeze(1), (pad_left, pad_right), mode="reflect").squeeze(1)
 
 
 def _flush_tiny(a, dtype: torch.dtype, amax: Optional[float] = None) -> np.ndarray:
@@ -194,15 +212,15 @@ class JTFS(nn.Module):
 
         # first order: psi1 of a k1 group, subsampled by 2**k1 (mean), from the full
         # spectrum of the padded x: blocks (K, m) and window (K, m, M, 2) of
-        # primitives.band_modulus_rfft; and the first-order low-pass phi from
+        # kernels.band_modulus_rfft; and the first-order low-pass phi from
         # resolution k1 to the output stride
-        self._psi1_blocks: Dict[int, List[List[int]]] = {}
         for k1, a, b in self._groups(len(self.j1)):
             M, hs = Np >> k1, [p["levels"][0] for p in fb["psi1"][a:b]]
             m = max(len(band_blocks(h, M, self.band_threshold)) for h in hs)
             blocks = np.stack([band_blocks(h, M, self.band_threshold, m) for h in hs])
             win = np.stack([h.reshape(-1, M)[bl] for h, bl in zip(hs, blocks)]) * 2.0 ** -k1
-            self._psi1_blocks[k1] = blocks.tolist()
+            self.register_buffer(f"psi1_{k1}_blocks", torch.as_tensor(blocks, dtype=torch.long),
+                                 persistent=False)
             self.register_buffer(f"psi1_{k1}_window", t(np.stack([win, win], axis=-1)),
                                  persistent=False)
             band(f"phi_{k1}", [fb["phi"]["levels"][k1]], n_out, 2.0 ** -(ls - k1))
@@ -229,9 +247,10 @@ class JTFS(nn.Module):
             if k <= self.log2_stride_fr:
                 op = filter_operator(lv, 2 ** (self.log2_stride_fr - k)).real
                 self.register_buffer(f"op_phi_fr_{k}", t(op), persistent=False)
-        # temporal averaging operators (L, M) are built lazily (large for small k)
+        # temporal averaging operators (L, M) are built lazily (large for small k), kept
+        # as kernels.AveragePlan (banded time chunks)
         self._phi_levels_np = [np.asarray(lv) for lv in fb["phi"]["levels"]]
-        self._phi_ops: Dict[tuple, object] = {}
+        self._phi_ops: Dict[tuple, K.AveragePlan] = {}
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -265,7 +284,7 @@ class JTFS(nn.Module):
             raise ValueError(f"expected last axis of size {self.N}, got {x.shape[-1]}")
         batch_shape = x.shape[:-1]
         x = x.reshape(-1, self.N).to(self._dtype)
-        return P.fft(P.pad(x, self.pad_left, self.pad_right)), batch_shape
+        return torch.fft.fft(_pad(x, self.pad_left, self.pad_right), dim=-1), batch_shape
 
     def _Y2(self, scalogram: Scalogram, n2: int) -> torch.Tensor:
         """Second-order temporal wavelet transform, (n1_max, B, N_padded / 2**j2) complex."""
@@ -274,8 +293,9 @@ class JTFS(nn.Module):
             if a >= n1_max:
                 break
             U1_hat = U1_hat[: n1_max - a]
-            ys.append(P.ifft(P.band_fold(U1_hat, getattr(self, f"psi2_{n2}_{k1}_index")[0],
-                                         getattr(self, f"psi2_{n2}_{k1}_window")[0], L)))
+            ys.append(torch.fft.ifft(K.band_fold(
+                U1_hat, getattr(self, f"psi2_{n2}_{k1}_index")[0],
+                getattr(self, f"psi2_{n2}_{k1}_window")[0], L), dim=-1))
         return torch.cat(ys, dim=0) if len(ys) > 1 else ys[0]
 
     def _freq_scatter(self, X: torch.Tensor, n_fr: int, k_in: int,
@@ -288,25 +308,25 @@ class JTFS(nn.Module):
         The frequential convolutions (zero-padded n1 axis, length N_padded_fr)
         and the temporal average are dense operators (matmuls); see
         ``filter_bank.filter_operator``.  With ``time_average`` the modulus and the
-        temporal average run fused (``primitives.modulus_average``).
+        temporal average run fused (``K.modulus_average`` with the plan of
+        :meth:`_time_avg_plan`).
         """
         j_fr = self.j_fr[n_fr]
         k_fr = min(j_fr, self.log2_stride_fr)
         if time_average:
             G = getattr(self, f"op_psi_fr_{n_fr}")[:, : X.shape[0]]    # (fr, n1)
-            chunks = self._time_avg_chunks(k_in, X.shape[1] * 2 * G.shape[0])
-            U = P.modulus_average(X.to(G.dtype), P.planar_operator(G), chunks,
-                                  self.N_padded >> self.log2_stride)  # (B, fr, T)
+            plan = self._time_avg_plan(k_in, X.shape[1] * 2 * G.shape[0])
+            U = K.modulus_average(X.transpose(0, 1), G, plan=plan)     # (B, fr, T)
         else:
             G = getattr(self, f"op_psi_fr_{n_fr}")[:, : X.shape[-2]]   # (fr, n1)
             if not X.is_complex():
                 X = X.to(G.dtype)
-            U = P.modulus(P.apply_left(G, X))                           # (B, fr, L)
+            U = K.modulus(torch.matmul(G, X))                          # (B, fr, L)
         if self.spin[n_fr] != 0:
             k = min(j_fr, self.log2_F)
             if k != k_fr:
                 raise NotImplementedError("stride_fr other than 2**log2_F")
-            U = P.apply_left(getattr(self, f"op_phi_fr_{k}"), U)
+            U = torch.matmul(getattr(self, f"op_phi_fr_{k}"), U)
         return U
 
     def _time_avg_op(self, k_in: int) -> np.ndarray:
@@ -315,27 +335,24 @@ class JTFS(nn.Module):
         op = filter_operator(self._phi_levels_np[k_in], 2 ** (self.log2_stride - k_in))
         return np.ascontiguousarray(op.real.T)
 
-    def _time_avg_chunks(self, k_in: int, rows: int) -> List[tuple]:
-        """The averaging operator of :meth:`_time_avg_op` cut into banded time chunks
-        for ``primitives.modulus_average`` (chunk length ~ CHUNK_ELEMENTS / rows), cached
-        per (k_in, chunk length, device, dtype)."""
+    def _time_avg_plan(self, k_in: int, rows: int) -> K.AveragePlan:
+        """The averaging operator of :meth:`_time_avg_op` as a ``K.AveragePlan`` (banded
+        time chunks of ``K.chunk_length(L, rows)`` steps, weights below
+        ``average_threshold`` of the peak dropped) for ``K.modulus_average``, cached per
+        (k_in, chunk length, device, dtype)."""
         L = self.N_padded >> k_in
-        chunk = 1 << max(0, int(round(np.log2(max(1, CHUNK_ELEMENTS / max(rows, 1))))))
-        chunk = min(L, max(chunk, 64))
+        chunk = K.chunk_length(L, rows)
         ref = self.psi1_0_window
         key = (k_in, chunk, ref.device, ref.dtype)
         if key not in self._phi_ops:
-            A = self._time_avg_op(k_in)
-            amax = np.abs(A).max()
-            self._phi_ops[key] = [
-                (t0, t1, c0, torch.as_tensor(_flush_tiny(Ac, ref.dtype, amax),
-                                             dtype=ref.dtype, device=ref.device))
-                for t0, t1, c0, Ac in banded_chunks(A, chunk, self.average_threshold)]
+            A = torch.as_tensor(_flush_tiny(self._time_avg_op(k_in), ref.dtype),
+                                dtype=ref.dtype, device=ref.device)
+            self._phi_ops[key] = K.average_plan(A, chunk, self.average_threshold)
         return self._phi_ops[key]
 
     def _unpad(self, S: torch.Tensor) -> torch.Tensor:
         r = self.log2_stride
-        return P.unpad(S, self.ind_start[r], self.ind_end[r])
+        return S[..., self.ind_start[r]:self.ind_end[r]]
 
     def _path_from(self, scalogram: Scalogram, n2: int, n_fr: int, unpad: bool,
                    Y2: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -369,15 +386,15 @@ class JTFS(nn.Module):
         chunks, spans = [], []
         for k1, a, b in self._groups(n1_max):
             M = self.N_padded >> k1
-            blocks = self._psi1_blocks[k1]
+            blocks = getattr(self, f"psi1_{k1}_blocks")
             window = getattr(self, f"psi1_{k1}_window")
             # a few filters at a time (small temporaries); one entry per chunk
             chunk = max(1, FIRST_ORDER_CHUNK_BYTES // (B * M * x_hat.element_size()))
             for c0 in range(a, b, chunk):
                 c1 = min(b, c0 + chunk)
-                chunks.append((blocks[c0 - a:c1 - a], M, window[c0 - a:c1 - a]))
+                chunks.append((blocks[c0 - a:c1 - a], window[c0 - a:c1 - a]))
                 spans.append((k1, c0, c1))
-        outs = P.band_modulus_rfft(x_hat, chunks) if chunks else ()
+        outs = K.band_modulus_rfft(x_hat, chunks) if chunks else ()
         groups = [(k1, c0, c1, U1_hat) for (k1, c0, c1), U1_hat in zip(spans, outs)]
         return Scalogram(groups, batch_shape)
 
@@ -452,9 +469,9 @@ class JTFS(nn.Module):
     def _time_scattering(self, scalogram: Scalogram) -> torch.Tensor:
         """(B, n1, N_padded / 2**log2_stride) first-order time scattering, padded."""
         n_out = self.N_padded >> self.log2_stride
-        S1 = torch.cat([P.ifft(P.band_fold(U1_hat, getattr(self, f"phi_{k1}_index")[0],
-                                           getattr(self, f"phi_{k1}_window")[0],
-                                           n_out)).real
+        S1 = torch.cat([torch.fft.ifft(K.band_fold(U1_hat, getattr(self, f"phi_{k1}_index")[0],
+                                                   getattr(self, f"phi_{k1}_window")[0],
+                                                   n_out), dim=-1).real
                         for k1, a, b, U1_hat in scalogram.groups], dim=0)
         return S1.permute(1, 0, 2)                                      # (B, n1, T)
 

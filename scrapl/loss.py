@@ -41,6 +41,8 @@ from typing import Any, Callable, Dict, Iterable, List, Literal, Optional, Seque
 import torch
 from torch import nn
 
+from kernels import dispatch as K
+
 from .jtfs import JTFS
 from .path_optim import PathGradientState, _adam_normalize
 from .path_sampling import PathSampler, PathSamplingError
@@ -225,8 +227,9 @@ class SCRAPLLoss(nn.Module):
 
     def _distance(self, S_x: torch.Tensor, S_target: torch.Tensor, reduction: str = "mean"
                   ) -> torch.Tensor:
-        d = torch.linalg.vector_norm(S_target - S_x, ord=self.p, dim=(-2, -1))
-        return d.mean() if reduction == "mean" else d.reshape(-1)
+        if reduction == "mean":
+            return K.path_distance(S_x, S_target, self.p, "mean")
+        return K.path_distance(S_x, S_target, self.p, "none").reshape(-1)
 
     def calc_dist(self, x: torch.Tensor, x_target: torch.Tensor, path_idx: int
                   ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -310,10 +313,13 @@ class SCRAPLLoss(nn.Module):
         return dist
 
     # ------------------------------------------------------------------ P-Adam / P-SAGA
-    def attach_params(self, params: Iterable[torch.Tensor]) -> None:
+    def attach_params(self, params: Iterable[torch.Tensor], *, hooks: bool = True) -> None:
         """Install the gradient hooks (𝒫-Adam, 𝒫-SAGA, ``grad_mult``, importance
         weighting) on ``params`` and allocate their per-path state.  Replaces earlier
-        attached parameters; an empty list detaches."""
+        attached parameters; an empty list detaches.  ``hooks=False`` allocates the state
+        without hooks: call :meth:`transform_grads` after each backward pass instead (e.g.
+        after DistributedDataParallel's all-reduce, so the transform sees the averaged
+        gradient)."""
         self._clear_grad_data()
         params = list(params)
         for i, param in enumerate(params):
@@ -329,10 +335,18 @@ class SCRAPLLoss(nn.Module):
             [q.numel() for q in params], self.n_paths, self.use_p_adam, self.use_p_saga,
             self.p_adam_b1, self.p_adam_b2, self.p_adam_eps, self.state_dtype, device)
         for i, param in enumerate(params):
-            self.hook_handles.append(param.register_post_accumulate_grad_hook(
-                lambda q, i=i: self._after_backward(i, q)))
+            if hooks:
+                self.hook_handles.append(param.register_post_accumulate_grad_hook(
+                    lambda q, i=i: self._after_backward(i, q)))
         log.info("Attached %d parameter tensors (%d weights); per-path state %.1f MB",
                  len(params), sum(q.numel() for q in params), self.state_bytes() / 1e6)
+
+    def transform_grads(self) -> None:
+        """Apply what the hooks of :meth:`attach_params` apply (𝒫-Adam, 𝒫-SAGA,
+        ``grad_mult``, importance weight) to the ``.grad`` of every attached parameter now;
+        for parameters attached with ``hooks=False``."""
+        for i, param in enumerate(self.attached_params):
+            self._after_backward(i, param)
 
     def _after_backward(self, i: int, param: torch.Tensor) -> None:
         if not self.training or param.grad is None:

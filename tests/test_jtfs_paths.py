@@ -4,13 +4,16 @@ Small configurations (fast): the paths computed from a shared first order must e
 ``single_path`` alone and the corresponding channels of ``full``, with the same gradients;
 a scalogram that does not cover a path's first-order filters is an error.  The float64
 configuration (with T and F set) also checks the hand-written backward passes of the
-fused primitives against finite differences.
+fused CPU ops the JTFS runs (``kernels.cpu_ops`` through ``kernels.dispatch``) against
+finite differences, and their double and batched backward passes.
 """
 from __future__ import annotations
 
 import pytest
 import torch
 
+from kernels import dispatch as K
+from kernels import reference
 from scrapl.jtfs import JTFS, Scalogram
 
 CONFIGS = {
@@ -163,78 +166,73 @@ def test_finite_differences_float64():
         assert (xx.grad * v).sum().item() == pytest.approx(fd.item(), rel=1e-6, abs=1e-9), i
 
 
-def test_fused_primitives_gradcheck():
-    """torch.autograd.gradcheck of the hand-written backward passes (float64, tiny sizes):
-    the first-order ``band_modulus_rfft`` (one- and two-block filters) and the fused
-    frequential ``modulus_average`` (banded, cyclic chunks)."""
-    from scrapl import primitives as P
-    from scrapl.filter_bank import banded_chunks
-
-    g = torch.Generator().manual_seed(3)
+def _fused_operands(seed):
+    """Tiny float64 operands of the fused CPU ops: a full spectrum X (B=2, N=32) with two
+    chunks of filters (one- and two-block filters), and Y (n=3, B=2, L=16) in the JTFS's
+    (n, B, L) layout with an operator G (4, 3) and an averaging A (16, 8) whose bands
+    wrap around (columns 6, 7, 0, 1 on rows 0-3)."""
+    g = torch.Generator().manual_seed(seed)
     d = dict(dtype=torch.float64)
     X = torch.randn(2, 32, generator=g, dtype=torch.complex128, requires_grad=True)
     h1, h2 = torch.rand(2, 1, 16, generator=g, **d), torch.rand(1, 2, 8, generator=g, **d)
-    chunks = [([[0], [1]], 16, torch.stack([h1, h1], -1)),
-              ([[0, 3]], 8, torch.stack([h2, h2], -1))]
-    assert torch.autograd.gradcheck(lambda X: P.band_modulus_rfft(X, chunks), (X,))
-
+    chunks = [(torch.tensor([[0], [1]]), torch.stack([h1, h1], -1)),
+              (torch.tensor([[0, 3]]), torch.stack([h2, h2], -1))]
     Y = torch.randn(3, 2, 16, generator=g, dtype=torch.complex128, requires_grad=True)
-    Gp = P.planar_operator(torch.randn(4, 3, generator=g, dtype=torch.complex128))
-    A = torch.randn(16, 8, generator=g, **d).numpy()
-    A[:4, 2:6] = 0                    # a band that wraps around (columns 6, 7, 0, 1)
+    G = torch.randn(4, 3, generator=g, dtype=torch.complex128)
+    A = torch.randn(16, 8, generator=g, **d)
+    A[:4, 2:6] = 0
     A[8:12, :5] = 0
+    return X, chunks, Y, G, A
+
+
+def _first(X, chunks):
+    """The fused CPU first order (kernels.cpu_ops through the dispatcher)."""
+    out = K.band_modulus_rfft(X, chunks, backend="cpu")
+    assert type(out[0].grad_fn).__name__ == "_BandModulusRfftBackward"
+    return out
+
+
+def _freq(Y, G, plan):
+    """The fused CPU frequential stage on Y (n, B, L), as the JTFS calls it."""
+    S = K.modulus_average(Y.transpose(0, 1), G, plan=plan, backend="cpu")
+    assert type(S.grad_fn).__name__ == "_ModulusAverageBackward"
+    return S
+
+
+def test_fused_primitives_gradcheck():
+    """torch.autograd.gradcheck of the hand-written backward passes (float64, tiny sizes):
+    the first-order ``band_modulus_rfft`` (one- and two-block filters) and the fused
+    frequential ``modulus_average`` (banded, cyclic chunks), both equal to the reference."""
+    X, chunks, Y, G, A = _fused_operands(3)
+    assert torch.autograd.gradcheck(lambda X: _first(X, chunks), (X,))
+    for a, b in zip(_first(X, chunks), K.band_modulus_rfft(X, chunks, backend="reference")):
+        torch.testing.assert_close(a, b)
     for chunk in (4, 16):
-        ch = [(t0, t1, c0, torch.as_tensor(a)) for t0, t1, c0, a in banded_chunks(A, chunk, 0.0)]
-        assert torch.autograd.gradcheck(lambda Y: P.modulus_average(Y, Gp, ch, 8), (Y,))
-        ref = (P.modulus(torch.einsum("rn,nbl->brl", torch.complex(
-            Gp[:4, :3], Gp[4:, :3]), Y)) @ torch.as_tensor(A))
-        torch.testing.assert_close(P.modulus_average(Y, Gp, ch, 8), ref)
+        plan = K.average_plan(A, chunk)
+        assert torch.autograd.gradcheck(lambda Y: _freq(Y, G, plan), (Y,))
+        ref = reference.modulus_average(Y.transpose(0, 1), G, A)
+        torch.testing.assert_close(_freq(Y, G, plan), ref)
 
 
 def test_fused_primitives_double_backward():
     """Second derivatives through the fused primitives (the θ-IS warm-up differentiates the
     loss twice): torch.autograd.gradgradcheck, float64, tiny sizes."""
-    from scrapl import primitives as P
-    from scrapl.filter_bank import banded_chunks
-
-    g = torch.Generator().manual_seed(5)
-    d = dict(dtype=torch.float64)
-    X = torch.randn(2, 32, generator=g, dtype=torch.complex128, requires_grad=True)
-    h1, h2 = torch.rand(2, 1, 16, generator=g, **d), torch.rand(1, 2, 8, generator=g, **d)
-    chunks = [([[0], [1]], 16, torch.stack([h1, h1], -1)),
-              ([[0, 3]], 8, torch.stack([h2, h2], -1))]
-    assert torch.autograd.gradgradcheck(lambda X: P.band_modulus_rfft(X, chunks), (X,))
-
-    Y = torch.randn(3, 2, 16, generator=g, dtype=torch.complex128, requires_grad=True)
-    Gp = P.planar_operator(torch.randn(4, 3, generator=g, dtype=torch.complex128))
-    A = torch.randn(16, 8, generator=g, **d).numpy()
-    A[:4, 2:6] = 0
-    ch = [(t0, t1, c0, torch.as_tensor(a)) for t0, t1, c0, a in banded_chunks(A, 4, 0.0)]
-    assert torch.autograd.gradgradcheck(lambda Y: P.modulus_average(Y, Gp, ch, 8), (Y,))
+    X, chunks, Y, G, A = _fused_operands(5)
+    assert torch.autograd.gradgradcheck(lambda X: _first(X, chunks), (X,))
+    plan = K.average_plan(A, 4)
+    assert torch.autograd.gradgradcheck(lambda Y: _freq(Y, G, plan), (Y,))
 
 
 def test_fused_primitives_batched_backward():
     """``autograd.grad(..., is_grads_batched=True)`` (vmap over the backward pass, used by the
     θ-IS warm-up) through the fused primitives equals one backward per grad_output."""
-    from scrapl import primitives as P
-    from scrapl.filter_bank import banded_chunks
-
-    g = torch.Generator().manual_seed(7)
-    d = dict(dtype=torch.float64)
-    X = torch.randn(2, 32, generator=g, dtype=torch.complex128, requires_grad=True)
-    h1, h2 = torch.rand(2, 1, 16, generator=g, **d), torch.rand(1, 2, 8, generator=g, **d)
-    chunks = [([[0], [1]], 16, torch.stack([h1, h1], -1)),
-              ([[0, 3]], 8, torch.stack([h2, h2], -1))]
-    Y = torch.randn(3, 2, 16, generator=g, dtype=torch.complex128, requires_grad=True)
-    Gp = P.planar_operator(torch.randn(4, 3, generator=g, dtype=torch.complex128))
-    A = torch.randn(16, 8, generator=g, **d).numpy()
-    A[:4, 2:6] = 0
-    ch = [(t0, t1, c0, torch.as_tensor(a)) for t0, t1, c0, a in banded_chunks(A, 4, 0.0)]
-    for fn, inp in ((lambda X: torch.cat([o.abs().reshape(-1)
-                                          for o in P.band_modulus_rfft(X, chunks)]), X),
-                    (lambda Y: P.modulus_average(Y, Gp, ch, 8).reshape(-1), Y)):
+    X, chunks, Y, G, A = _fused_operands(7)
+    g = torch.Generator().manual_seed(8)
+    plan = K.average_plan(A, 4)
+    for fn, inp in ((lambda X: torch.cat([o.abs().reshape(-1) for o in _first(X, chunks)]), X),
+                    (lambda Y: _freq(Y, G, plan).reshape(-1), Y)):
         out = fn(inp)
-        V = torch.randn(3, out.numel(), generator=g, **d)
+        V = torch.randn(3, out.numel(), generator=g, dtype=torch.float64)
         (batched,) = torch.autograd.grad(out, inp, V, retain_graph=True, is_grads_batched=True)
         for i in range(3):
             (one,) = torch.autograd.grad(out, inp, V[i], retain_graph=True)

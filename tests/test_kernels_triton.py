@@ -67,7 +67,8 @@ def test_backend_is_triton_here():
     z = _randn(3, dtype=torch.complex64)
     assert kernels.backend_name(z, "modulus", backend="triton") == "triton"
     if DEVICE == "cpu":      # auto never picks the interpreter
-        assert kernels.backend_name(z, "modulus_average", backend="auto") == "reference"
+        assert kernels.backend_name(z, "modulus_average", backend="auto") == "cpu"
+        assert kernels.backend_name(z, "path_distance", backend="auto") == "reference"
 
 
 # --------------------------------------------------------------------- filter_periodize
@@ -275,3 +276,66 @@ def test_empty_inputs_fall_back_to_reference():
     assert kernels.modulus(z, **T).shape == (0, 3)
     x = _randn(2, 8, dtype=torch.complex64)
     assert kernels.filter_periodize(x, _randn(0, 8), 2, **T).shape == (2, 0, 4)
+
+
+# ------------------------------------------------------------------ band_modulus_rfft
+def test_band_modulus_rfft_matches_reference():
+    """The Triton composition (band_fold + ifft + modulus + rfft) vs the reference."""
+    h1 = _randn(2, 1, 16, seed=3)
+    h2 = _randn(1, 2, 8, seed=4)
+    blocks = [torch.tensor([[0], [1]]).to(DEVICE), torch.tensor([[0, 3]]).to(DEVICE)]
+    windows = [torch.stack([h1, h1], -1), torch.stack([h2, h2], -1)]
+
+    def run(fn):
+        return lambda x: torch.cat([torch.view_as_real(o).reshape(-1) for o in fn(
+            x, list(zip(blocks, windows)))])
+
+    X = _randn(2, 3, 32, dtype=torch.complex64)
+    _compare(run(lambda x, c: kernels.band_modulus_rfft(x, c, **T)),
+             run(lambda x, c: kernels.band_modulus_rfft(x, c, backend="reference")), [X],
+             MM32)
+    out = kernels.band_modulus_rfft(X, list(zip(blocks, windows)), **T)
+    assert [tuple(o.shape) for o in out] == [(2, 2, 3, 9), (1, 2, 3, 5)]
+
+
+def test_modulus_average_with_plan():
+    Y = _randn(2, 3, 40, dtype=torch.complex64)
+    G = _randn(4, 3, dtype=torch.complex64, seed=1)
+    A = _randn(40, 5, seed=2)
+    A[:20, 1:4] = 0
+    plan = kernels.average_plan(A, 16)
+    _compare(lambda y: kernels.modulus_average(y, G, plan=plan, **T),
+             lambda y: reference.modulus_average(y, G, A), [Y], MM32)
+
+
+# ------------------------------------------------- double and batched backward passes
+DOUBLE_CASES = {
+    "filter_periodize": (lambda a: kernels.filter_periodize(a, _randn(2, 12, dtype=torch.float64,
+                                                                      seed=3), 3, **T),
+                         (2, 12), torch.complex128),
+    "band_fold": (lambda a: kernels.band_fold(a, *_band_operands(dtype=torch.float64), 8, **T),
+                  (2, 17), torch.complex128),
+    "modulus": (lambda a: kernels.modulus(a, 1e-2, **T), (3, 5), torch.complex128),
+    "modulus_average": (lambda a: kernels.modulus_average(
+        a, _randn(4, 3, dtype=torch.complex128, seed=1),
+        _randn(10, 3, dtype=torch.float64, seed=2), **T), (2, 3, 10), torch.complex128),
+    "path_distance": (lambda a: kernels.path_distance(
+        a, _randn(3, 4, 5, dtype=torch.float64, seed=1), 3, "none", **T), (3, 4, 5),
+        torch.float64),
+}
+
+
+@pytest.mark.parametrize("op", sorted(DOUBLE_CASES))
+def test_double_and_batched_backward(op):
+    """Under create_graph and is_grads_batched the Triton Functions differentiate the
+    reference (the θ-IS warm-up of SCRAPL needs both)."""
+    fn, shape, dtype = DOUBLE_CASES[op]
+    a = _randn(*shape, dtype=dtype, grad=True)
+    assert torch.autograd.gradgradcheck(fn, (a,), fast_mode=True)
+    out = fn(a)
+    out = (torch.view_as_real(out) if out.is_complex() else out).reshape(-1)
+    V = torch.randn(2, out.numel(), dtype=out.dtype, generator=_gen(9)).to(DEVICE)
+    (batched,) = torch.autograd.grad(out, a, V, retain_graph=True, is_grads_batched=True)
+    for i in range(2):
+        (one,) = torch.autograd.grad(out, a, V[i], retain_graph=True)
+        torch.testing.assert_close(batched[i], one)

@@ -1,0 +1,718 @@
+"""Batch matching: every sound of a folder (or of globs, or a list of files) matched by one
+synth in batched optimizations (``synthmatch match DIR_OR_GLOB... --out DIR``).
+
+Per sound the result is what :func:`~matching.match.match_preset` computes (the same
+voice detection, random candidates, encoder estimate, refinement, report with distances and
+baselines); what changes is that sounds share the work:
+
+* **Windows.**  A sound is matched over a window of its effective duration (onset to
+  -50 dB) rounded *up* to a grid of durations spaced by ``length_tolerance`` (10 %): the
+  window is at most 10 % longer than the sound's own duration and the extra is the sound's
+  own tail below -50 dB (or silence).  Sounds with the same window form a group; within a
+  group every voice of the synth renders at one length, so whole groups go through one
+  synth call, one objective call and one Adam optimization.  ``length_tolerance=0`` uses
+  the exact durations (sounds batch only when their windows are equal) and then gives
+  ``match_preset``'s result.  Windows are at least 4096 samples long (the objective's
+  longest analysis frame), so clicks shorter than that are matched too.
+* **Search.**  The default preset and the random candidates (seeded, the same draws for
+  every sound, as ``match_preset`` draws them for a given seed) are rendered once per group
+  and voice and scored against every target of the group at once (:meth:`BatchObjective.pairwise`,
+  spectra computed once); the shipped encoder (where one ships) runs on the group as one
+  batch and its estimates join each sound's candidates.
+* **Refinement.**  Voice-detection refinement (per voice, the sounds that have it among
+  their finalists) and the final refinement (per chosen voice) are one Adam optimization
+  over the starts of all those sounds (:class:`BatchObjective` gives each row the loss
+  against its own target, so the rows do not interact; the SCRAPL term draws one path per
+  step for the group, the path ``match_preset`` draws at that step).
+* **Failures.**  A file that cannot be read, is silent or fails during matching is
+  reported with its reason and the others continue (a failing group is retried sound by
+  sound, so one bad sound does not take its group down).
+* **Resume.**  A sound whose preset already exists in the output folder is skipped (its
+  row in the summary comes from the preset's metadata).
+* **Ranks.**  Under ``torchrun`` (a ``torch.distributed`` group) the files are dealt round
+  robin over the ranks; rank 0 gathers the outcomes and writes the summary and the kit.
+
+Outputs in ``out_dir``: one preset per sound (``NAME.json``, atomic writes) and
+``summary.csv`` (file, status ok/skipped/failed, preset, voice, durations, distances,
+baselines, time, error).  ``time_s`` of a sound is its share of its group's wall time.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import glob
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import nn
+
+import synths
+from synths.preset import Preset
+
+from .audio import fit_length, resample_to_length
+from .distributed import DistContext, context as _dist_context, shard_list
+from .objective import JTFS_RATE, envelope_db, jtfs_config
+
+__all__ = ["AUDIO_SUFFIXES", "SUMMARY_NAME", "SUMMARY_FIELDS", "BatchObjective", "BatchItem",
+           "BatchResult", "batch_distances", "expand_inputs", "output_names", "match_batch",
+           "window_duration"]
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3")
+SUMMARY_NAME = "summary.csv"
+SUMMARY_FIELDS = ("file", "status", "preset", "voice", "duration_s", "window_s", "log_mel",
+                  "mss", "mss_revisited", "envelope_db", "jtfs", "default_log_mel",
+                  "random_log_mel", "time_s", "error")
+_DISTANCES = ("log_mel", "mss", "mss_revisited", "envelope_db", "jtfs")
+_FFT_SIZES, _HOP_SIZES = (256, 1024, 4096), (64, 256, 1024)     # MatchObjective's MSS
+_GLOB_CHARS = set("*?[")
+
+
+# ----------------------------------------------------------------------------- inputs
+def _is_audio(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES \
+        and not path.name.startswith(".")
+
+
+def expand_inputs(inputs: Iterable[Union[str, Path]]) -> Tuple[List[Path], List[str]]:
+    """Files to match from paths, folders and glob patterns, in order, without repeats.
+
+    A folder gives its audio files (``.wav .flac .aif .aiff .ogg .mp3``, sorted, not
+    recursive: use a glob such as ``'pack/**/*.wav'`` to recurse); a pattern gives the audio
+    files it matches (sorted); a plain path is taken as given (a missing or unreadable file
+    then fails with its reason).  Returns ``(files, problems)``: ``problems`` names each
+    folder or pattern that gave no audio file."""
+    files: List[Path] = []
+    seen = set()
+    problems: List[str] = []
+
+    def add(path: Path) -> None:
+        key = os.path.abspath(path)
+        if key not in seen:
+            seen.add(key)
+            files.append(path)
+
+    for item in inputs:
+        text = str(item)
+        path = Path(text)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if _is_audio(p))
+            if not found:
+                problems.append(f"{text}: no audio files ({' '.join(AUDIO_SUFFIXES)})")
+            for p in found:
+                add(p)
+        elif not path.exists() and _GLOB_CHARS & set(text):
+            found = sorted(Path(p) for p in glob.glob(text, recursive=True) if _is_audio(Path(p)))
+            if not found:
+                problems.append(f"{text}: the pattern matches no audio file")
+            for p in found:
+                add(p)
+        else:
+            add(path)
+    return files, problems
+
+
+def output_names(files: Sequence[Path]) -> List[str]:
+    """One preset file name (without ``.json``) per file, unique: the file's stem, or, where
+    stems repeat, its path relative to the files' common folder with ``/`` as ``__`` (and the
+    extension kept if that still repeats)."""
+    stems = [f.stem for f in files]
+    absolute = [os.path.abspath(f) for f in files]
+    root = os.path.commonpath([os.path.dirname(a) for a in absolute]) if files else ""
+    names = []
+    for f, stem, a in zip(files, stems, absolute):
+        if stems.count(stem) == 1:
+            names.append(stem)
+            continue
+        rel = os.path.splitext(os.path.relpath(a, root))[0]
+        names.append(rel.replace(os.sep, "__"))
+    repeated = {name for name in names if names.count(name) > 1}
+    return [f"{name}{f.suffix.lower().replace('.', '_')}" if name in repeated else name
+            for name, f in zip(names, files)]
+
+
+def window_duration(duration: float, tolerance: float, sample_rate: int,
+                    min_s: float = 0.05) -> float:
+    """The matching window of a sound of ``duration`` seconds: ``duration`` rounded up to the
+    grid ``min_s * (1 + tolerance) ** k`` (``tolerance`` 0: unchanged), and at least the
+    objective's longest frame (4096 samples)."""
+    floor = max(_FFT_SIZES) / sample_rate
+    if tolerance > 0:
+        k = math.ceil(math.log(max(duration, min_s) / min_s) / math.log1p(tolerance) - 1e-9)
+        duration = min_s * (1 + tolerance) ** max(0, k)
+    return float(max(duration, floor))
+
+
+# ----------------------------------------------------------------------------- objective
+class BatchObjective(nn.Module):
+    """:class:`~matching.objective.MatchObjective` for several targets of one length.
+
+    ``targets``: (K, n) at ``sample_rate``.  ``forward(x, index)``: x (rows, n) or
+    (rows, 1, n) and ``index`` (rows,) the target of each row -> (rows,) losses,
+    differentiable, each equal to ``MatchObjective(targets[index[i]])`` of row i (the
+    rows do not interact; with ``scrapl_weight`` one path is drawn per call for all rows,
+    from a sampler seeded with ``seed`` as MatchObjective's).  ``pairwise(x)`` -> (K, rows):
+    every row against every target (no SCRAPL term; spectra computed once).
+    """
+
+    def __init__(self, targets: torch.Tensor, sample_rate: int, envelope_weight: float = 1.0,
+                 scrapl_weight: float = 0.0, seed: int = 0):
+        super().__init__()
+        from scrapl.mss import make_window
+        targets = targets.detach().reshape(targets.shape[0], -1).float()
+        n = targets.shape[-1]
+        if n < max(_FFT_SIZES):
+            raise ValueError(f"targets of {n} samples are shorter than the objective's "
+                             f"{max(_FFT_SIZES)}-sample frame")
+        self.sample_rate = sample_rate
+        self.envelope_weight = envelope_weight
+        self.scrapl_weight = scrapl_weight
+        for k, size in enumerate(_FFT_SIZES):
+            self.register_buffer(f"window_{k}", make_window("hann", size).to(targets.device),
+                                 persistent=False)
+        self.register_buffer("targets", targets)
+        with torch.no_grad():
+            self.target_spectra = self._spectra(targets)
+            # the MSS distance of silence: log1p(|STFT(0)|) = 0
+            self.silence = sum(torch.linalg.vector_norm(s, dim=-1) for s in self.target_spectra)
+            self.target_env = envelope_db(targets)
+        self.scrapl = None
+        self._rows_key: Optional[torch.Tensor] = None
+        self._rows_target: Optional[torch.Tensor] = None
+        if scrapl_weight > 0:
+            from scrapl.loss import SCRAPLLoss
+            cfg = jtfs_config(n, sample_rate)
+            self.scrapl = SCRAPLLoss(**cfg, use_rho_log1p=True, grad_mult=1.0, use_p_adam=False,
+                                     use_p_saga=False, seed=seed).to(targets.device)
+            self.register_buffer("target_low", self._low(targets))
+
+    def _low(self, x: torch.Tensor) -> torch.Tensor:
+        return resample_to_length(x, self.sample_rate, JTFS_RATE, self.scrapl.jtfs.N)
+
+    def _spectra(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """log1p magnitude STFTs per scale, flattened: [(rows, bins * frames)]."""
+        from scrapl.mss import stft_magnitude
+        return [torch.log1p(stft_magnitude(x, size, hop, getattr(self, f"window_{k}")))
+                .flatten(1) for k, (size, hop) in enumerate(zip(_FFT_SIZES, _HOP_SIZES))]
+
+    def _rows_targets(self, index: torch.Tensor) -> torch.Tensor:
+        """SCRAPL targets of the rows followed by every target (their silence distance),
+        one tensor kept while ``index`` stays the same, so the loss reuses its transform."""
+        if self._rows_key is None or not torch.equal(self._rows_key, index):
+            self._rows_key = index.clone()
+            self._rows_target = torch.cat([self.target_low[index], self.target_low]).unsqueeze(1)
+        return self._rows_target
+
+    def forward(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(x.shape[0], -1)
+        index = torch.as_tensor(index, device=x.device).long()
+        loss = sum(torch.linalg.vector_norm(t[index] - s, dim=-1)
+                   for s, t in zip(self._spectra(x), self.target_spectra)) / self.silence[index]
+        if self.envelope_weight:
+            env = (envelope_db(x) - self.target_env[index]).abs().mean(dim=-1) / 20.0
+            loss = loss + self.envelope_weight * env
+        if self.scrapl is not None:
+            rows = x.shape[0]
+            low = torch.cat([self._low(x), torch.zeros_like(self.target_low)]).unsqueeze(1)
+            path = self.scrapl.sample_path()
+            d = self.scrapl.path_distances(low, self._rows_targets(index), [path],
+                                           reduction="none")[0]
+            silence = d[rows:][index].detach().clamp_min(1e-12)
+            loss = loss + self.scrapl_weight * d[:rows] / silence
+        return loss
+
+    def rows(self, index: torch.Tensor):
+        """``forward`` with ``index`` fixed: a callable ``x -> (rows,)`` (what
+        :func:`matching.match._refine` takes)."""
+        index = torch.as_tensor(index).long()
+        return lambda x: self(x, index.to(x.device))
+
+    def pairwise(self, x: torch.Tensor) -> torch.Tensor:
+        """(K, rows): the loss of every row of x against every target (without SCRAPL)."""
+        if self.scrapl is not None:
+            raise ValueError("pairwise scores have no SCRAPL term (scrapl_weight must be 0)")
+        x = x.reshape(x.shape[0], -1)
+        mode = "donot_use_mm_for_euclid_dist"
+        loss = sum(torch.cdist(t, s, compute_mode=mode)
+                   for s, t in zip(self._spectra(x), self.target_spectra))
+        loss = loss / self.silence[:, None]
+        if self.envelope_weight:
+            env = envelope_db(x)
+            env = torch.cdist(self.target_env, env, p=1) / env.shape[-1] / 20.0
+            loss = loss + self.envelope_weight * env
+        return loss
+
+
+# ----------------------------------------------------------------------------- distances
+class _Distances:
+    """:func:`~matching.objective.match_distances` for many rows at once, with the
+    transforms built once per length."""
+
+    def __init__(self, jtfs: bool = True):
+        self.with_jtfs = jtfs
+        self._jtfs: Dict[int, nn.Module] = {}
+        self._mel: Dict[int, nn.Module] = {}
+
+    def __call__(self, x: torch.Tensor, target: torch.Tensor, sample_rate: int,
+                 index: Optional[torch.Tensor] = None, chunk: int = 8
+                 ) -> List[Dict[str, float]]:
+        """Distances of row i of ``x`` (M, n) against row ``index[i]`` of ``target``
+        (default: row i); each target's transforms are computed once."""
+        index = torch.arange(x.shape[0]) if index is None else torch.as_tensor(index).long()
+        if target.shape[0] > chunk:       # a few targets (and their rows) at a time
+            out: List[Optional[Dict[str, float]]] = [None] * x.shape[0]
+            for lo in range(0, target.shape[0], chunk):
+                rows = torch.nonzero((index >= lo) & (index < lo + chunk)).flatten()
+                part = self(x[rows], target[lo:lo + chunk], sample_rate, index[rows] - lo, chunk)
+                for r, d in zip(rows.tolist(), part):
+                    out[r] = d
+            return out                      # type: ignore[return-value]
+        import torchaudio
+        from scrapl.jtfs_loss import JTFSLoss
+        from scrapl.mss import MSSLoss
+        x = x.reshape(x.shape[0], -1).float()
+        target = target.reshape(target.shape[0], -1).float()
+        n = x.shape[-1]
+        cfg = jtfs_config(n, sample_rate)
+        if sample_rate not in self._mel:
+            self._mel[sample_rate] = torchaudio.transforms.MelSpectrogram(
+                sample_rate, n_fft=2048, hop_length=256, n_mels=128).to(x.device)
+        if n not in self._jtfs and self.with_jtfs:
+            self._jtfs[n] = JTFSLoss(**cfg, use_rho_log1p=True, reduction="none").to(x.device)
+        mel, jtfs = self._mel[sample_rate], self._jtfs.get(n)
+        index = index.to(x.device)
+        with torch.no_grad():
+            lm = lambda s: torch.log(mel(s) + 1e-6)
+            low = lambda s: resample_to_length(s, sample_rate, JTFS_RATE, cfg["shape"])
+            a, b = x.unsqueeze(1), target[index].unsqueeze(1)
+            values = {
+                "log_mel": (lm(x) - lm(target)[index]).abs().mean(dim=(-2, -1)),
+                "mss": MSSLoss(mode="log", reduction="none").to(x.device)(a, b),
+                "mss_revisited": MSSLoss(mode="revisited", reduction="none").to(x.device)(a, b),
+                "envelope_db": (envelope_db(x) - envelope_db(target)[index]).abs().mean(dim=-1),
+            }
+            if jtfs is not None:        # JTFSLoss(reduction="none"), each target once
+                S = lambda s: jtfs._compress(jtfs.jtfs.full(low(s), paths=jtfs.paths,
+                                                            first_order=jtfs.first_order,
+                                                            unpad=jtfs.unpad))
+                d = torch.linalg.vector_norm(S(target)[index] - S(x), ord=jtfs.p, dim=(-2, -1))
+                values["jtfs"] = d.mean(dim=-1)
+        return [{k: float(v[i]) for k, v in values.items()} for i in range(x.shape[0])]
+
+
+def batch_distances(x: torch.Tensor, target: torch.Tensor, sample_rate: int,
+                    index: Optional[torch.Tensor] = None) -> List[Dict[str, float]]:
+    """:func:`~matching.objective.match_distances` of each row of ``x`` (M, n) against row
+    ``index[i]`` of ``target`` (default: the same row)."""
+    return _Distances()(x, target, sample_rate, index)
+
+
+# ----------------------------------------------------------------------------- outcomes
+@dataclass
+class BatchItem:
+    """The outcome for one sound: ``status`` is ``ok`` (matched now), ``skipped`` (its
+    preset existed) or ``failed`` (``error`` says why)."""
+
+    file: str
+    status: str
+    preset: str = ""
+    voice: Optional[str] = None
+    duration_s: Optional[float] = None
+    window_s: Optional[float] = None
+    distances: Dict[str, float] = field(default_factory=dict)
+    baselines: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    time_s: Optional[float] = None
+    error: str = ""
+    report: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def row(self) -> Dict[str, str]:
+        fmt = lambda v: "" if v is None else f"{v:.6g}"
+        base = list(self.baselines.values())
+        out = {"file": self.file, "status": self.status, "preset": self.preset,
+               "voice": "" if self.voice is None else str(self.voice),
+               "duration_s": fmt(self.duration_s), "window_s": fmt(self.window_s),
+               "time_s": fmt(self.time_s), "error": self.error,
+               "default_log_mel": fmt(base[0].get("log_mel")) if base else "",
+               "random_log_mel": fmt(base[1].get("log_mel")) if len(base) > 1 else ""}
+        for k in _DISTANCES:
+            out[k] = fmt(self.distances.get(k))
+        return out
+
+
+@dataclass
+class BatchResult:
+    """What :func:`match_batch` returns (on every rank: all ranks' items)."""
+
+    items: List[BatchItem]
+    summary: Optional[Path]
+    kit: Optional[Path]
+    elapsed_s: float
+    kit_error: Optional[str] = None      # why the kit could not be written
+    problems: List[str] = field(default_factory=list)   # inputs that named no audio file
+
+    @property
+    def failed(self) -> List[BatchItem]:
+        return [i for i in self.items if i.status == "failed"]
+
+    def count(self, status: str) -> int:
+        return sum(i.status == status for i in self.items)
+
+
+@dataclass
+class _Sound:
+    file: Path
+    name: str
+    target: Any            # matching.targets.Target
+    duration: float
+    window: float
+
+
+# ----------------------------------------------------------------------------- matching
+@dataclass
+class _Job:
+    synth: str
+    voices: List[Optional[str]]
+    refine: bool = True
+    seed: int = 0
+    candidates: int = 64
+    n_starts: int = 4
+    steps: int = 150
+    lr: float = 0.05
+    scrapl_weight: float = 0.5
+    detect_voices: int = 4
+    detect_steps: int = 20
+    use_encoder: bool = True
+    device: torch.device = torch.device("cpu")
+    distances: _Distances = field(default_factory=_Distances)
+    models: Dict[Tuple[str, str], nn.Module] = field(default_factory=dict)
+
+
+def _render(s, theta: torch.Tensor, chunk: int) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([s(t).reshape(len(t), -1) for t in theta.split(chunk)])
+
+
+def _estimates(job: _Job, voice, sounds: List[_Sound]) -> Optional[torch.Tensor]:
+    """The shipped encoder's estimates (K, n_params) for the group, or None."""
+    from .match import _pretrained
+    model = _pretrained(job.synth, voice)
+    if model is None:
+        return None
+    if job.device.type != "cpu":            # a copy: match_preset shares the cached model
+        key = (str(voice), str(job.device))
+        if key not in job.models:
+            import copy
+            job.models[key] = copy.deepcopy(model).to(job.device)
+        model = job.models[key]
+    audio = torch.stack([fit_length(s.target.audio, model.features.n_samples) for s in sounds])
+    with torch.no_grad():
+        return model(audio.to(job.device)).clamp(0, 1)
+
+
+def _match_group(job: _Job, sounds: List[_Sound]) -> List[Tuple[Preset, Dict[str, Any]]]:
+    """Match sounds that share one window; returns (preset, report) per sound."""
+    from .match import _refine
+    started = time.perf_counter()
+    dev, K = job.device, len(sounds)
+    rate = synths.synth_class(job.synth).default_sample_rate
+    window = sounds[0].window
+    gen = torch.Generator().manual_seed(job.seed)
+    state: List[Dict[str, Dict[str, Any]]] = [{} for _ in sounds]
+    modules: Dict[str, Any] = {}
+    for v in job.voices:
+        s = synths.get(job.synth, voice=v, duration=window, seed=job.seed)
+        modules[str(v)] = s
+        n = s.n_samples
+        chunk = max(64, 2 ** 22 // n)
+        targets = torch.stack([fit_length(x.target.audio, n) for x in sounds]).to(dev)
+        objective = BatchObjective(targets, rate).to(dev)
+        shared = torch.cat([s.default_theta(1), torch.rand(job.candidates, s.n_params,
+                                                           generator=gen)]).to(dev)
+        with torch.no_grad():
+            scores = torch.cat([objective.pairwise(a) for a in
+                                _render(s, shared, chunk).split(chunk)], dim=1)    # (K, 1+C)
+        estimate = _estimates(job, v, sounds) if job.use_encoder else None
+        est_scores = None
+        if estimate is not None:
+            with torch.no_grad():
+                est_scores = objective(_render(s, estimate, chunk), torch.arange(K, device=dev))
+        for k in range(K):
+            if estimate is None:
+                theta, sc = shared, scores[k]
+            else:       # match_preset's order: default, estimate, random candidates
+                theta = torch.cat([shared[:1], estimate[k:k + 1], shared[1:]])
+                sc = torch.cat([scores[k, :1], est_scores[k:k + 1], scores[k, 1:]])
+            order = torch.argsort(sc)
+            entry = {"voice": v, "theta": theta[order], "score": float(sc[order[0]]),
+                     "default_score": float(scores[k, 0])}
+            if est_scores is not None:
+                entry["encoder_score"] = float(est_scores[k])
+            state[k][str(v)] = entry
+
+    finalists = [sorted(st.values(), key=lambda d: d["score"])[:job.detect_voices]
+                 for st in state]
+    if job.refine and len(job.voices) > 1:
+        for v in job.voices:
+            members = [k for k in range(K) if any(d["voice"] == v for d in finalists[k])]
+            if not members:
+                continue
+            s = modules[str(v)]
+            targets = torch.stack([fit_length(sounds[k].target.audio, s.n_samples)
+                                   for k in members]).to(dev)
+            objective = BatchObjective(targets, rate).to(dev)
+            per = min(2, state[members[0]][str(v)]["theta"].shape[0])
+            starts = torch.cat([state[k][str(v)]["theta"][:per] for k in members])
+            index = torch.arange(len(members), device=dev).repeat_interleave(per)
+            theta, scores = _refine(s, objective.rows(index), starts, job.detect_steps,
+                                    job.lr, False, "")
+            for j, k in enumerate(members):
+                d = state[k][str(v)]
+                th, sc = theta[j * per:(j + 1) * per], scores[j * per:(j + 1) * per]
+                d["theta"] = torch.cat([th[torch.argsort(sc)], d["theta"][per:]])
+                d["score"] = float(sc.min())
+    chosen = [min(f, key=lambda d: d["score"]) for f in finalists]
+
+    results: List[Optional[Tuple[Preset, Dict[str, Any]]]] = [None] * K
+    for v in job.voices:
+        members = [k for k in range(K) if chosen[k]["voice"] == v]
+        if not members:
+            continue
+        s = modules[str(v)]
+        targets = torch.stack([fit_length(sounds[k].target.audio, s.n_samples)
+                               for k in members]).to(dev)
+        best_random = torch.cat([chosen[k]["theta"][:1] for k in members])
+        theta = best_random
+        if job.refine:
+            per = min(job.n_starts, chosen[members[0]]["theta"].shape[0])
+            starts = torch.cat([chosen[k]["theta"][:per] for k in members])
+            index = torch.arange(len(members), device=dev).repeat_interleave(per)
+            objective = BatchObjective(targets, rate, scrapl_weight=job.scrapl_weight,
+                                       seed=job.seed).to(dev)
+            refined, _ = _refine(s, objective.rows(index), starts, job.steps, job.lr, False, "")
+            final = BatchObjective(targets, rate).to(dev)
+            with torch.no_grad():
+                scores = final(s(refined), index).reshape(len(members), per)
+            pick = torch.argmin(scores, dim=1) + torch.arange(len(members), device=dev) * per
+            theta = refined[pick]
+        with torch.no_grad():
+            match = s(theta).reshape(len(members), -1)
+            default = s(s.default_theta(1).to(dev)).reshape(1, -1).expand(len(members), -1)
+            random_best = s(best_random).reshape(len(members), -1)
+        m = len(members)
+        dist = job.distances(torch.cat([match, default, random_best]), targets, rate,
+                             torch.arange(m).repeat(3))
+        for j, k in enumerate(members):
+            snd = sounds[k]
+            report = {
+                "source": snd.target.source, "synth": job.synth, "voice": v,
+                "duration_s": snd.duration, "window_s": snd.window,
+                "onset_s": snd.target.onset_s, "refined": job.refine, "seed": job.seed,
+                "voices": {key: round(d["score"], 5) for key, d in state[k].items()},
+                "default_scores": {key: round(d["default_score"], 5)
+                                   for key, d in state[k].items()},
+                "encoder_scores": {key: round(d["encoder_score"], 5)
+                                   for key, d in state[k].items() if "encoder_score" in d},
+                "distances": dist[j],
+                "baselines": {"default_preset": dist[m + j],
+                              f"best_of_{job.candidates}_random": dist[2 * m + j]},
+            }
+            preset = Preset.from_theta(s, theta[j].cpu(), metadata={
+                "matched_from": snd.target.source, "voice_scores": report["voices"],
+                "distances": report["distances"], "duration_s": snd.duration,
+                "window_s": snd.window, "baselines": report["baselines"]})
+            results[k] = (dataclasses.replace(preset, name=snd.name), report)
+    share = round((time.perf_counter() - started) / K, 3)
+    for preset, report in results:
+        report["time_s"] = share
+        preset.metadata["time_s"] = share
+    return results      # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------- driver
+def _existing(path: Path, source: str, synth: str, voice: Optional[str]) -> Optional[BatchItem]:
+    """The summary row of a preset written by an earlier run, or None if it is unusable or
+    for another synth or voice (then the sound is matched again)."""
+    try:
+        preset = Preset.load(path)
+    except Exception:                               # noqa: BLE001 - rematch it
+        return None
+    if preset.synth != synth or (voice is not None and preset.voice != voice):
+        return None
+    meta = preset.metadata or {}
+    return BatchItem(source, "skipped", str(path), preset.voice, meta.get("duration_s"),
+                     meta.get("window_s"), dict(meta.get("distances") or {}),
+                     dict(meta.get("baselines") or {}), meta.get("time_s"))
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return text or exc.__class__.__name__
+
+
+def _write_summary(path: Path, items: Sequence[BatchItem]) -> Path:
+    from synths.files import atomic_output
+    with atomic_output(path) as tmp:
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=SUMMARY_FIELDS)
+            w.writeheader()
+            for item in items:
+                w.writerow(item.row())
+    return path
+
+
+def match_batch(inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path],
+                synth: str = "tr808", voice: Optional[str] = None, *, batch_size: int = 16,
+                length_tolerance: float = 0.1, refine: bool = True, seed: int = 0,
+                candidates: int = 64, n_starts: int = 4, steps: int = 150, lr: float = 0.05,
+                scrapl_weight: float = 0.5, detect_voices: int = 4, detect_steps: int = 20,
+                use_encoder: bool = True, jtfs_distance: bool = True,
+                kit: Optional[Union[str, Path]] = None,
+                resume: bool = True, progress: bool = True, max_batch_samples: int = 2 ** 22,
+                device: Optional[Union[str, torch.device]] = None,
+                dist: Optional[DistContext] = None) -> BatchResult:
+    """Match every sound of ``inputs`` (files, folders, glob patterns: :func:`expand_inputs`)
+    with ``synth``; write ``out_dir/NAME.json`` per sound and ``out_dir/summary.csv``, and
+    the Hydrogen kit ``kit`` of every matched preset if given.  See the module docstring.
+
+    ``batch_size``: most sounds per batched optimization (fewer for long sounds:
+    rows x samples stay within ``max_batch_samples``); ``length_tolerance``: how much
+    longer than a sound its matching window may be, to share a batch; ``resume``: skip
+    sounds whose preset exists; ``jtfs_distance=False`` leaves the full-JTFS distance out of
+    the reports (by far their slowest part).  The matching options are
+    :func:`match_preset`'s.
+    ``dist``: the process group (default: the current one, if any); files are dealt over
+    the ranks and every rank returns all ranks' items.
+    Raises ValueError for bad options or when the inputs name no file at all.
+    """
+    from tqdm.auto import tqdm
+    from .targets import effective_duration, load_target
+    started = time.perf_counter()
+    cls = synths.synth_class(synth)
+    if voice is not None and voice not in cls.voices:
+        raise synths.SynthError(f"synth {synth!r} has no voice {voice!r}; voices: "
+                                + ", ".join(str(v) for v in cls.voices))
+    for name, value in (("batch_size", batch_size), ("candidates", candidates),
+                        ("n_starts", n_starts), ("steps", steps), ("detect_voices", detect_voices),
+                        ("detect_steps", detect_steps)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if not (length_tolerance >= 0 and math.isfinite(length_tolerance)):
+        raise ValueError(f"length_tolerance must be >= 0, got {length_tolerance}")
+    dist = _dist_context() if dist is None else dist
+    files, problems = expand_inputs(inputs)
+    if not files:
+        raise ValueError("; ".join(problems) if problems else "no input files")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    names = dict(zip(map(str, files), output_names(files)))
+    rate = cls.default_sample_rate
+    job = _Job(synth, list(cls.voices) if voice is None else [voice], refine, seed, candidates,
+               n_starts, steps, lr, scrapl_weight, detect_voices, detect_steps, use_encoder,
+               torch.device(device) if device is not None else torch.device("cpu"),
+               _Distances(jtfs_distance))
+
+    mine = shard_list(files, dist.rank, dist.world_size)
+    items: Dict[str, BatchItem] = {}
+    pending: List[_Sound] = []
+    bar = tqdm(total=len(mine), unit="sound", disable=not progress or not dist.is_main,
+               desc=f"match {synth}" + (f" (rank 0 of {dist.world_size})" if dist.enabled else ""))
+    for f in mine:
+        key, preset_path = str(f), out / f"{names[str(f)]}.json"
+        done = _existing(preset_path, key, synth, voice) \
+            if resume and preset_path.is_file() else None
+        if done is not None:
+            items[key] = done
+            bar.update(1)
+            continue
+        try:
+            tgt = load_target(f, rate)
+            duration = effective_duration(tgt.audio, rate)
+            pending.append(_Sound(f, names[key], tgt, duration,
+                                  window_duration(duration, length_tolerance, rate)))
+        except Exception as exc:                     # noqa: BLE001 - reported, then go on
+            items[key] = BatchItem(key, "failed", error=_reason(exc))
+            bar.update(1)
+
+    groups: Dict[float, List[_Sound]] = {}
+    for snd in pending:
+        groups.setdefault(snd.window, []).append(snd)
+    per_row = max(1, n_starts) if refine else 1
+    for window in sorted(groups):
+        n = int(round(window * rate))
+        size = max(1, min(batch_size, max_batch_samples // (per_row * n)))
+        members = groups[window]
+        for i in range(0, len(members), size):
+            chunk = members[i:i + size]
+            bar.set_postfix_str(f"{len(chunk)} x {window:.2f} s")
+            for snd, outcome in zip(chunk, _match_chunk(job, chunk)):
+                key = str(snd.file)
+                if isinstance(outcome, str):
+                    items[key] = BatchItem(key, "failed", duration_s=snd.duration,
+                                           window_s=snd.window, error=outcome)
+                    continue
+                preset, report = outcome
+                path = out / f"{snd.name}.json"
+                try:
+                    preset.save(path)
+                except Exception as exc:            # noqa: BLE001
+                    items[key] = BatchItem(key, "failed", error=f"cannot write {path}: "
+                                                                f"{_reason(exc)}")
+                    continue
+                items[key] = BatchItem(key, "ok", str(path), preset.voice, snd.duration,
+                                       snd.window, report["distances"], report["baselines"],
+                                       report["time_s"], report=report)
+            bar.update(len(chunk))
+    bar.close()
+
+    gathered: Dict[str, BatchItem] = {}
+    for part in dist.all_gather_object(items):
+        gathered.update(part)
+    ordered = [gathered[str(f)] for f in files]
+    summary = kit_path = None
+    kit_error: Optional[str] = None
+    if dist.is_main:
+        summary = _write_summary(out / SUMMARY_NAME, ordered)
+        if kit is not None:
+            try:
+                kit_path = _write_kit(ordered, kit)
+            except Exception as exc:                 # noqa: BLE001 - reported by the caller
+                kit_error = _reason(exc)
+    kit_error = dist.broadcast_object(kit_error)
+    dist.barrier()
+    return BatchResult(ordered, summary, kit_path, round(time.perf_counter() - started, 3),
+                       kit_error, problems)
+
+
+def _match_chunk(job: _Job, chunk: List[_Sound]) -> List[Union[str, Tuple[Preset, dict]]]:
+    """``_match_group`` on the chunk; if it fails, sound by sound, so that only the sounds
+    that fail alone are reported (with their reason)."""
+    try:
+        return list(_match_group(job, chunk))
+    except Exception as exc:                         # noqa: BLE001
+        if len(chunk) == 1:
+            return [_reason(exc)]
+    out: List[Union[str, Tuple[Preset, dict]]] = []
+    for snd in chunk:
+        try:
+            out.append(_match_group(job, [snd])[0])
+        except Exception as exc:                     # noqa: BLE001
+            out.append(_reason(exc))
+    return out
+
+
+def _write_kit(items: Sequence[BatchItem], kit: Union[str, Path]) -> Path:
+    from .export import ExportError, export_kit
+    presets = [Preset.load(i.preset) for i in items if i.status in ("ok", "skipped")]
+    if not presets:
+        raise ExportError("no sound was matched")
+    try:
+        return export_kit(presets, kit, format="hydrogen")
+    except StopIteration:       # kit_notes ran out of MIDI notes
+        raise ExportError(f"{len(presets)} sounds do not fit one kit's MIDI notes; "
+                          f"split the folder") from None

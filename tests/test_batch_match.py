@@ -1,0 +1,206 @@
+"""Batch matching: the batched objective equals MatchObjective row by row, a batch of one
+sound gives match_preset's result, a folder with a corrupt file finishes the others and
+reports the bad one, reruns skip what is done, inputs expand and name outputs uniquely."""
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import synths
+from matching.audio import write_audio
+from matching.batch import (BatchObjective, batch_distances, expand_inputs, match_batch,
+                            output_names, window_duration)
+from matching.match import match_preset
+from matching.objective import MatchObjective, match_distances
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = dict(candidates=8, steps=3, detect_steps=2, detect_voices=2, progress=False)
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _sound(path: Path, voice: str, params: dict) -> Path:
+    s = synths.get("tr808", voice=voice)
+    write_audio(path, s.render(params)[0, 0], s.sample_rate, float_samples=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sounds")
+    _sound(d / "rim.wav", "RS", {"level": 4.0})
+    _sound(d / "clave.wav", "CL", {"level": 7.0})
+    (d / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
+    (d / "notes.txt").write_text("not audio")
+    return d
+
+
+def test_batch_objective_equals_match_objective_row_by_row():
+    g = torch.Generator().manual_seed(0)
+    n, rate = 4096, 44100
+    decay = torch.exp(-torch.arange(n) / 2000.0)
+    targets = torch.randn(3, n, generator=g) * decay
+    x = (torch.randn(5, n, generator=g) * decay).requires_grad_(True)
+    index = torch.tensor([2, 0, 1, 2, 0])
+    batched = BatchObjective(targets, rate)
+    got = batched(x, index)
+    want = torch.stack([MatchObjective(targets[k], rate)(x[i:i + 1])[0]
+                        for i, k in enumerate(index.tolist())])
+    assert torch.allclose(got, want, rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        pair = batched.pairwise(x)
+    assert pair.shape == (3, 5)
+    assert torch.allclose(pair[index, torch.arange(5)], got.detach(), rtol=1e-5, atol=1e-6)
+    got.sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    # the SCRAPL term draws, call after call, the paths MatchObjective draws with that seed
+    with_scrapl = BatchObjective(targets, rate, scrapl_weight=0.5, seed=3)
+    singles = [MatchObjective(targets[k], rate, scrapl_weight=0.5, seed=3) for k in range(3)]
+    for _ in range(2):
+        with torch.no_grad():
+            got = with_scrapl(x, index)
+            want = torch.stack([single(x) for single in singles])     # (3 targets, 5 rows)
+        want = want[index, torch.arange(5)]
+        assert torch.allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_batch_distances_equal_match_distances():
+    s = synths.get("tr808", voice="RS", duration=0.05)
+    x = s(torch.rand(2, s.n_params, generator=torch.Generator().manual_seed(1))).reshape(2, -1)
+    t = s(s.default_theta(2)).reshape(2, -1)
+    got = batch_distances(torch.cat([x, t[:1]]), t, s.sample_rate, torch.tensor([0, 1, 1]))
+    for i, (a, b) in enumerate(((x[0], t[0]), (x[1], t[1]), (t[0], t[1]))):
+        want = match_distances(a, b, s.sample_rate)
+        assert got[i].keys() == want.keys()
+        for k in want:
+            assert got[i][k] == pytest.approx(want[k], rel=1e-4, abs=1e-6), k
+
+
+def test_window_duration_grid():
+    rate = 44100
+    assert window_duration(0.5, 0.0, rate) == 0.5
+    assert window_duration(0.01, 0.0, rate) == pytest.approx(4096 / rate)
+    for d in (0.12, 0.3, 0.77, 2.5):
+        w = window_duration(d, 0.1, rate)
+        assert d <= w <= d * 1.1 + 1e-9
+    # neighbours share a window
+    assert window_duration(0.300, 0.1, rate) == window_duration(0.305, 0.1, rate)
+
+
+def test_single_sound_batch_equals_match_preset(tmp_path, monkeypatch):
+    """With exact windows (length_tolerance=0) batch matching is match_preset: the same
+    voice detection over every voice and the same refined parameters."""
+    import matching.match as M
+    search = M._search
+
+    def best_first(*args, **kwargs):
+        # match_preset's _search reports the default preset's score as the voice's best
+        # (float(scores[0]) of the unsorted scores); batch matching ranks voices by the
+        # best candidate, as the docstring says: compare with that
+        theta, scores, _ = search(*args, **kwargs)
+        return theta, scores, float(scores[0])
+    monkeypatch.setattr(M, "_search", best_first)
+    sound = _sound(tmp_path / "snare.wav", "SD", {"level": 7.0, "tone": 3.0, "snappy": 6.0})
+    want = match_preset(sound, "tr808", **FAST)
+    result = match_batch([sound], tmp_path / "out", "tr808", length_tolerance=0.0, **FAST)
+    (item,) = result.items
+    assert item.status == "ok" and item.voice == want.preset.voice
+    from synths import Preset
+    got = Preset.load(item.preset)
+    for name, value in want.preset.params.items():
+        assert got.params[name] == pytest.approx(value, abs=1e-3), name
+    assert item.report["voices"] == pytest.approx(want.report["voices"], rel=1e-4, abs=1e-5)
+    for k, v in want.report["distances"].items():
+        assert item.distances[k] == pytest.approx(v, rel=1e-3, abs=1e-5), k
+
+
+def test_folder_with_a_corrupt_file_finishes_the_others_and_resumes(folder, tmp_path, capsys):
+    from matching.cli import main
+    out, kit = tmp_path / "presets", tmp_path / "kit.h2drumkit"
+    args = ["match", str(folder), "--synth", "tr808", "--voice", "RS", "--out", str(out),
+            "--kit", str(kit), "--steps", "3", "--candidates", "8", "--no-jtfs-distance",
+            "--quiet"]
+    assert main(args) == 1                                  # a sound failed
+    captured = capsys.readouterr()
+    assert "failed: " in captured.err and "broken.wav" in captured.err
+    rows = {Path(r["file"]).name: r for r in _rows(out / "summary.csv")}
+    assert set(rows) == {"rim.wav", "clave.wav", "broken.wav"}     # notes.txt: not audio
+    assert rows["broken.wav"]["status"] == "failed"
+    assert "not a readable audio file" in rows["broken.wav"]["error"]
+    for name in ("rim.wav", "clave.wav"):
+        r = rows[name]
+        assert r["status"] == "ok" and r["voice"] == "RS", r
+        assert float(r["time_s"]) > 0 and Path(r["preset"]).is_file()
+        assert all(r[k] != "" for k in ("log_mel", "mss", "default_log_mel"))
+        assert r["jtfs"] == ""                                # --no-jtfs-distance
+    assert float(rows["rim.wav"]["log_mel"]) < float(rows["rim.wav"]["default_log_mel"])
+    assert {p.name for p in out.glob("*.json")} == {"rim.json", "clave.json"}
+    assert kit.is_file()
+    from matching.export import read_kit
+    assert len(read_kit(kit)) == 2
+    # rerun: the matched sounds are skipped (files untouched), the bad one fails again
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")}
+    assert main(args) == 1
+    rows2 = {Path(r["file"]).name: r for r in _rows(out / "summary.csv")}
+    assert rows2["rim.wav"]["status"] == rows2["clave.wav"]["status"] == "skipped"
+    assert rows2["rim.wav"]["log_mel"] == rows["rim.wav"]["log_mel"]
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")} == stamps
+    assert "skipped 2 already matched, 1 failed" in capsys.readouterr().out
+    # only good files: exit status 0
+    assert main(["match", str(folder / "rim.wav"), str(folder / "clave.wav"), "--voice", "RS",
+                 "--out", str(out), "--quiet"]) == 0
+
+
+def test_batch_groups_several_sounds(tmp_path):
+    """Two rim shots of one window go through one batched optimization; each gets its own
+    preset, close to the preset of matching it alone."""
+    d = tmp_path / "in"
+    d.mkdir()
+    _sound(d / "a.wav", "RS", {"level": 9.0})
+    _sound(d / "b.wav", "RS", {"level": 4.0})
+    together = match_batch([d], tmp_path / "x", "tr808", voice="RS", jtfs_distance=False,
+                           **FAST)
+    alone = match_batch([d / "b.wav"], tmp_path / "y", "tr808", voice="RS",
+                        jtfs_distance=False, **FAST)
+    assert [i.status for i in together.items] == ["ok", "ok"]
+    assert together.items[0].window_s == together.items[1].window_s
+    from synths import Preset
+    b_together = Preset.load(together.items[1].preset)
+    b_alone = Preset.load(alone.items[0].preset)
+    for k, v in b_alone.params.items():
+        assert b_together.params[k] == pytest.approx(v, abs=1e-3)
+
+
+def test_inputs_expand_and_output_names_are_unique(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for p in ("a/kick.wav", "b/kick.wav", "b/kick.flac", "a/snare.wav", "a/.hidden.wav"):
+        (tmp_path / p).write_bytes(b"x")
+    files, problems = expand_inputs([tmp_path / "a", str(tmp_path / "b" / "*"),
+                                     tmp_path / "a" / "kick.wav", str(tmp_path / "none*.wav")])
+    assert [f.relative_to(tmp_path).as_posix() for f in files] == [
+        "a/kick.wav", "a/snare.wav", "b/kick.flac", "b/kick.wav"]
+    assert len(problems) == 1 and "matches no audio file" in problems[0]
+    names = output_names(files)
+    assert len(set(names)) == 4 and names[1] == "snare"
+    assert names[0] == "a__kick" and set(names[2:]) == {"b__kick_flac", "b__kick_wav"}
+
+
+def test_cli_batch_errors_are_one_line(tmp_path, folder):
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "matching", *args], capture_output=True,
+                              text=True, cwd=REPO)
+    r = run("match", str(folder), "-o", str(tmp_path / "p.json"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--out DIR" in r.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = run("match", str(empty), "--out", str(tmp_path / "o"))
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "no audio files" in r.stderr
