@@ -1,11 +1,12 @@
 """𝒫-Adam/𝒫-SAGA state memory and per-step cost, ours vs the peer, in one run.
 
 The paper's 724,642-weight encoder (``matching.encoders.Spectral2DCNN(14)``) attached to a
-SCRAPL loss with the tr808 configuration (483 paths).  For each variant it reports the bytes
-of per-path state the loss allocates (sum of its tensors' sizes) and the time of the
-gradient transform of one training step (all 88 parameter tensors, path revisits included),
-and runs the peer ``scrapl-loss`` 0.1.0 in its own venv (``../shared/peer/setup_peer.sh``)
-with parameters of the same shapes.  Run::
+SCRAPL loss with the tr808 configuration (483 paths).  For each variant (float32, bfloat16,
+bfloat16 m with Adam's sqrt(v) in float8 e4m3, ...) it reports the bytes of per-path state
+the loss allocates (sum of its tensors' sizes) and the time of the gradient transform of one
+training step (all 88 parameter tensors, path revisits included), and runs the peer
+``scrapl-loss`` 0.1.0 in its own venv (``../shared/peer/setup_peer.sh``) with parameters of
+the same shapes.  Run::
 
     python benchmarks/bench_scrapl_state.py [--steps 6] [--peer-python /tmp/peer-venv/bin/python]
 """
@@ -57,7 +58,7 @@ def ours(variant: dict, shapes, steps: int) -> dict:
     from scrapl.loss import SCRAPLLoss
     loss = SCRAPLLoss(**TR808, use_rho_log1p=True, grad_mult=1.0,
                       use_p_adam=variant["adam"], use_p_saga=variant["saga"],
-                      state_dtype=variant["dtype"])
+                      state_dtype=variant["dtype"], p_adam_v_dtype=variant.get("v_dtype"))
     params = [torch.zeros(s, requires_grad=True) for s in shapes]
     loss.attach_params(params)
     g = torch.Generator().manual_seed(0)
@@ -102,6 +103,9 @@ def main() -> None:
     for name, variant in [
             ("ours P-Adam+P-SAGA fp32", dict(adam=True, saga=True, dtype=torch.float32)),
             ("ours P-Adam+P-SAGA bf16", dict(adam=True, saga=True, dtype=torch.bfloat16)),
+            ("ours P-Adam+P-SAGA bf16 m + fp8 v", dict(adam=True, saga=True,
+                                                       dtype=torch.bfloat16,
+                                                       v_dtype=torch.float8_e4m3fn)),
             ("ours P-Adam only bf16", dict(adam=True, saga=False, dtype=torch.bfloat16)),
             ("ours P-SAGA only bf16", dict(adam=False, saga=True, dtype=torch.bfloat16))]:
         rows.append((name, ours(variant, shapes, args.steps)))

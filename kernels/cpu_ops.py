@@ -33,6 +33,9 @@ __all__ = ["CHUNK_ELEMENTS", "AveragePlan", "average_plan", "chunk_length",
 
 #: elements of one (2 R, B c) chunk of :func:`modulus_average` (see :func:`chunk_length`)
 CHUNK_ELEMENTS = 2 ** 20
+#: bytes of ``G Y`` that :func:`modulus_average` may keep for its backward pass instead of
+#: recomputing it there (one of its three large matmuls); above, it recomputes
+SAVE_PRODUCT_BYTES = 2 ** 28
 
 
 # -------------------------------------------------------------------- averaging plans
@@ -157,12 +160,20 @@ class _ModulusAverage(torch.autograd.Function):
         Gp = planar_operator(G)
         Yn = Y.transpose(0, 1)                                          # (n, B, L) view
         S = Gp.new_zeros(R * B, M)                                      # rows (r, b)
+        # keep each chunk's G Y for the backward pass when it fits the budget (saves a
+        # matmul there; a second backward pass, or one by recomputation, ignores them)
+        keep = (ctx.needs_input_grad[0]
+                and 2 * R * B * L * Gp.element_size() <= SAVE_PRODUCT_BYTES)
+        products = []
         for t0, t1, c0, Ac in plan.chunks:
             if Ac.shape[1]:
                 Z = torch.matmul(Gp, _planar_chunk(Yn, t0, t1))        # (2R, B c)
                 U = stable_abs_planes(Z[:R], Z[R:])
                 _add_cyclic(S, c0, torch.matmul(U.view(R * B, t1 - t0), Ac))
+                if keep:
+                    products.append(Z)
         ctx.save_for_backward(Y, G, A)
+        ctx.products = products if keep else None
         ctx.plan = plan
         return S.view(R, B, M).transpose(0, 1).contiguous()
 
@@ -187,6 +198,8 @@ class _ModulusAverage(torch.autograd.Function):
         gGp = torch.zeros_like(Gp) if need_g else None
         gA = torch.zeros_like(A) if need_a else None
         GpT = Gp.t()
+        products = iter(ctx.products) if ctx.products is not None else None
+        ctx.products = None
         for t0, t1, c0, Ac in plan.chunks:
             c, w = t1 - t0, Ac.shape[1]
             if not w and not need_a:
@@ -194,7 +207,7 @@ class _ModulusAverage(torch.autograd.Function):
                     gYr[:, :, t0:t1].zero_()
                 continue
             yp = _planar_chunk(Yn, t0, t1)                              # (2n, B c)
-            Z = torch.matmul(Gp, yp)                                    # (2R, B c)
+            Z = next(products) if (products is not None and w) else torch.matmul(Gp, yp)
             U = stable_abs_planes(Z[:R], Z[R:])                         # (R, B c)
             if need_a:        # every column: the zeros of A have gradients too
                 gA[t0:t1] = torch.matmul(U.view(R * B, c).t(), gS)

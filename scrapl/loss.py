@@ -16,6 +16,11 @@ import.  What differs, on purpose (each is tested):
 * state tables are allocated only for what is enabled, optionally in bfloat16
   (``state_dtype``), and with 𝒫-Adam and 𝒫-SAGA both on the SAGA table is derived from the
   Adam moments instead of stored; :meth:`SCRAPLLoss.state_bytes` reports the bytes held;
+* ``p_adam_v_dtype=torch.float8_e4m3fn`` holds 𝒫-Adam's second moment as ``sqrt(v)`` in
+  float8 e4m3 (1 byte per element, one float32 scale per parameter tensor and path, unbiased
+  stochastic rounding): with bfloat16 ``m`` that is 3 bytes per weight and path against the
+  peer's 12, 0.25 of its state (1.05 GB instead of 4.2 GB for the paper's 724k-weight encoder
+  and 483 paths); see :mod:`scrapl.path_optim`;
 * ``state_dict``/``load_state_dict`` resume training exactly (moments, running sums, step
   counters, path statistics, sampler RNG), and load with ``torch.load(weights_only=True)``;
 * gradient accumulation: ``grad_accum_steps=k`` keeps one path for k forward/backward passes
@@ -43,8 +48,8 @@ from torch import nn
 
 from kernels import dispatch as K
 
-from .jtfs import JTFS
-from .path_optim import PathGradientState, _adam_normalize
+from .jtfs import JTFS, Scalogram
+from .path_optim import PathGradientState, _adam_normalize, check_v_dtype
 from .path_sampling import PathSampler, PathSamplingError
 from . import warmup as W
 
@@ -76,6 +81,8 @@ class SCRAPLLoss(nn.Module):
     eps : floor of curvature values
     p_adam_b1, p_adam_b2, p_adam_eps : 𝒫-Adam hyper-parameters
     state_dtype : dtype of the per-path tables (``torch.bfloat16`` halves them)
+    p_adam_v_dtype : dtype of 𝒫-Adam's second-moment table: None (same as ``state_dtype``)
+        or ``torch.float8_e4m3fn`` (``sqrt(v)`` in 1 byte per element, with per-row scales)
     importance_weighting : weight the drawn path by 1/(P π_p)
     grad_accum_steps : backward passes per optimizer step
     paths_per_step : distinct paths averaged per call (sharing the first order)
@@ -93,6 +100,7 @@ class SCRAPLLoss(nn.Module):
                  min_prob_frac: float = 0.0, probs_path: Optional[str] = None,
                  eps: float = 1e-12, p_adam_b1: float = 0.9, p_adam_b2: float = 0.999,
                  p_adam_eps: float = 1e-8, *, state_dtype: torch.dtype = torch.float32,
+                 p_adam_v_dtype: Optional[torch.dtype] = None,
                  importance_weighting: bool = False, grad_accum_steps: int = 1,
                  paths_per_step: int = 1, unpad: bool = True, cache_target: bool = True,
                  seed: Optional[int] = None, dtype: torch.dtype = torch.float32):
@@ -111,6 +119,7 @@ class SCRAPLLoss(nn.Module):
             raise ValueError(f"grad_accum_steps must be >= 1, got {grad_accum_steps}")
         if p <= 0:
             raise ValueError(f"p must be > 0, got {p}")
+        check_v_dtype(state_dtype, p_adam_v_dtype)
         self.p = p
         self.use_rho_log1p = use_rho_log1p
         self.log1p_eps = log1p_eps
@@ -123,6 +132,7 @@ class SCRAPLLoss(nn.Module):
         self.eps = eps
         self.p_adam_b1, self.p_adam_b2, self.p_adam_eps = p_adam_b1, p_adam_b2, p_adam_eps
         self.state_dtype = state_dtype
+        self.p_adam_v_dtype = p_adam_v_dtype
         self.importance_weighting = importance_weighting
         self.grad_accum_steps = grad_accum_steps
         self.unpad = unpad
@@ -199,8 +209,11 @@ class SCRAPLLoss(nn.Module):
                              f"{tuple(x_target.shape)}")
         return x.reshape(-1, 1, self.jtfs.N), x_target.reshape(-1, 1, self.jtfs.N)
 
-    def _coefficients(self, x: torch.Tensor, keys: List[Tuple[int, int]],
-                      scalogram=None) -> List[torch.Tensor]:
+    def coefficients(self, x: Optional[torch.Tensor], keys: List[Tuple[int, int]],
+                     scalogram: Optional[Scalogram] = None) -> List[torch.Tensor]:
+        """The compared coefficients (log1p-compressed if ``use_rho_log1p``) of the paths
+        ``keys`` (``(n2, n_fr)`` pairs of :attr:`scrapl_keys`) of x (batch, 1, N), or of
+        the signal whose first order ``scalogram`` (``self.jtfs.scalogram``) holds (x None)."""
         S = self.jtfs.single_paths(x, keys, unpad=self.unpad, scalogram=scalogram)
         if self.use_rho_log1p:
             S = [torch.log1p(s / self.log1p_eps) for s in S]
@@ -211,7 +224,7 @@ class SCRAPLLoss(nn.Module):
         """Target coefficients; the first order of a target seen twice in a row (same
         tensor, same version, no grad) is computed for every filter once and kept."""
         if not self.cache_target or x_target.requires_grad:
-            return self._coefficients(x_target, keys)
+            return self.coefficients(x_target, keys)
         key = (x_target.data_ptr(), x_target._version, tuple(x_target.shape),
                x_target.dtype, x_target.device)
         same = (self._target_ref is not None and self._target_ref() is x_target
@@ -219,14 +232,15 @@ class SCRAPLLoss(nn.Module):
         if not same:
             self._target_ref, self._target_key = weakref.ref(x_target), key
             self._target_scalogram = None
-            return self._coefficients(x_target, keys)
+            return self.coefficients(x_target, keys)
         if self._target_scalogram is None:
             with torch.no_grad():
                 self._target_scalogram = self.jtfs.scalogram(x_target)
-        return self._coefficients(None, keys, scalogram=self._target_scalogram)
+        return self.coefficients(None, keys, scalogram=self._target_scalogram)
 
-    def _distance(self, S_x: torch.Tensor, S_target: torch.Tensor, reduction: str = "mean"
-                  ) -> torch.Tensor:
+    def distance(self, S_x: torch.Tensor, S_target: torch.Tensor, reduction: str = "mean"
+                 ) -> torch.Tensor:
+        """``||S_target - S_x||_p`` per item: the batch mean, or (batch,) with 'none'."""
         if reduction == "mean":
             return K.path_distance(S_x, S_target, self.p, "mean")
         return K.path_distance(S_x, S_target, self.p, "none").reshape(-1)
@@ -237,9 +251,9 @@ class SCRAPLLoss(nn.Module):
         x, x_target: (batch, 1, N)."""
         self._check_path_idx(path_idx)
         key = [self.scrapl_keys[path_idx]]
-        S_x = self._coefficients(x, key)[0]
+        S_x = self.coefficients(x, key)[0]
         S_t = self._target_coefficients(x_target, key)[0]
-        return self._distance(S_x, S_t), S_x, S_t
+        return self.distance(S_x, S_t), S_x, S_t
 
     def path_distances(self, x: torch.Tensor, x_target: torch.Tensor,
                        paths: Sequence[int], reduction: str = "mean") -> torch.Tensor:
@@ -252,9 +266,9 @@ class SCRAPLLoss(nn.Module):
         for i in paths:
             self._check_path_idx(i)
         keys = [self.scrapl_keys[i] for i in paths]
-        S_x = self._coefficients(x, keys)
+        S_x = self.coefficients(x, keys)
         S_t = self._target_coefficients(x_target, keys)
-        return torch.stack([self._distance(a, b, reduction) for a, b in zip(S_x, S_t)])
+        return torch.stack([self.distance(a, b, reduction) for a, b in zip(S_x, S_t)])
 
     def _check_path_idx(self, path_idx: int) -> None:
         if not (isinstance(path_idx, int) or (isinstance(path_idx, torch.Tensor)
@@ -297,9 +311,9 @@ class SCRAPLLoss(nn.Module):
         else:
             paths = self.sampler.sample_many(self.paths_per_step, seed, consume=self.training)
         keys = [self.scrapl_keys[i] for i in paths]
-        S_x = self._coefficients(x, keys)
+        S_x = self.coefficients(x, keys)
         S_t = self._target_coefficients(x_target, keys)
-        dist = torch.stack([self._distance(a, b) for a, b in zip(S_x, S_t)]).mean()
+        dist = torch.stack([self.distance(a, b) for a, b in zip(S_x, S_t)]).mean()
 
         self.curr_path_idx, self.curr_path_indices = paths[0], paths
         if self.training:
@@ -333,7 +347,8 @@ class SCRAPLLoss(nn.Module):
         device = params[0].device
         self.grad_state = PathGradientState(
             [q.numel() for q in params], self.n_paths, self.use_p_adam, self.use_p_saga,
-            self.p_adam_b1, self.p_adam_b2, self.p_adam_eps, self.state_dtype, device)
+            self.p_adam_b1, self.p_adam_b2, self.p_adam_eps, self.state_dtype, device,
+            p_adam_v_dtype=self.p_adam_v_dtype)
         for i, param in enumerate(params):
             if hooks:
                 self.hook_handles.append(param.register_post_accumulate_grad_hook(
@@ -493,7 +508,7 @@ class SCRAPLLoss(nn.Module):
         x_hat = synth_fn(theta_hat, **(synth_kwargs or {}))
         x, x_hat = self._check_inputs(theta_kwargs["x"], x_hat)
         key = [self.scrapl_keys[path_idx]]
-        loss = self._distance(self._coefficients(x_hat, key)[0], self._coefficients(x, key)[0])
+        loss = self.distance(self.coefficients(x_hat, key)[0], self.coefficients(x, key)[0])
         return W.theta_weight_gradients(loss, theta_hat, params)
 
     def calc_theta_eigs(self, path_idx: int, theta_fn: Callable[..., torch.Tensor],
