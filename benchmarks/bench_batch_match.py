@@ -3,7 +3,8 @@ worker processes (``torchrun``), on the CPU (and on a GPU when one is available)
 
     .venv/bin/python benchmarks/bench_batch_match.py [--sounds 12] [--voices RS,CL,CB,MA]
         [--detect] [--steps 60] [--candidates 32] [--batch-sizes 1,4,16] [--procs 1,2]
-        [--threads 2] [--device cpu,cuda] [--out results.json]
+        [--threads 2] [--device cpu,cuda] [--repeats 1] [--no-jtfs-distance]
+        [--rows per-file,batch,torchrun,cuda] [--out results.json]
 
 The sounds are renders of random presets (seed 4242) of ``--voices`` of the tr808, written
 as WAV files.  Matching uses ``--steps`` refinement steps and ``--candidates`` random presets;
@@ -84,7 +85,8 @@ def main() -> None:
     ap.add_argument("--procs", default="1,2")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--device", default="cpu,cuda")
-    ap.add_argument("--skip-per-file", action="store_true")
+    ap.add_argument("--rows", default="per-file,batch,torchrun,cuda",
+                    help="which kinds of rows to run (default all)")
     ap.add_argument("--no-jtfs-distance", action="store_true",
                     help="batch rows: leave the full-JTFS distance out of the reports "
                          "(match_preset, the per-file row, always computes it)")
@@ -97,6 +99,7 @@ def main() -> None:
     if not args.detect and len(voices) != 1:
         ap.error("without --detect, --voices must name one voice (the voice to match)")
     voice = None if args.detect else voices[0]
+    kinds = set(args.rows.split(","))
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     procs = [int(p) for p in args.procs.split(",")]
     devices = args.device.split(",")
@@ -127,7 +130,7 @@ def main() -> None:
               f" {args.steps} steps, {args.candidates} candidates, {args.threads} threads",
               flush=True)
         match_preset(files[0], "tr808", voice=voice, **opts)          # warm-up (imports, caches)
-        if not args.skip_per_file:
+        if "per-file" in kinds:
             def per_file(r):
                 for f in files:
                     match_preset(f, "tr808", voice=voice, **opts)
@@ -143,7 +146,7 @@ def main() -> None:
                 assert res.count("ok") == args.sounds, [i.error for i in res.failed]
             return run
 
-        for b in batch_sizes:
+        for b in batch_sizes if "batch" in kinds else []:
             record(f"batch {b}", batch(b), batch_size=b, processes=1)
 
         def launch(n, b):
@@ -168,11 +171,11 @@ def main() -> None:
                     raise SystemExit(f"torchrun {n} x {b} failed")
             return run
 
-        for n in procs:
+        for n in procs if "torchrun" in kinds else []:
             for b in batch_sizes:
                 record(f"torchrun {n} x batch {b}", launch(n, b), batch_size=b, processes=n,
                        threads_per_process=max(1, args.threads // n))
-        if "cuda" in devices and torch.cuda.is_available():
+        if "cuda" in kinds and "cuda" in devices and torch.cuda.is_available():
             match_batch([files[0]], work / "cuda_warm", "tr808", voice=voice, device="cuda",
                         **opts)
             for b in batch_sizes:

@@ -11,14 +11,15 @@ Sections:
   estimate + random search) and with refinement; per voice the median over presets of the
   mean absolute normalized parameter error, and the median over all presets.
 * ``voices``: renders of random presets of every tr808 voice, matched with ``voice=None``
-  (detection: encoder estimates + random search per voice, the finalists refined briefly);
-  accuracy = detected voice == rendered voice.
+  (detection: encoder estimates + random search per voice, the finalists refined for
+  ``--detect-steps``); accuracy = detected voice == rendered voice.
 * ``external``: the bundled sounds in ``examples/sounds/`` (made outside this repo's synths,
   see ``examples/sounds/make_examples.py``): distances of the match against the default
   preset and the best of ``--random`` random presets of the matched voice (chosen by the
   match objective).
-* ``cli``: wall time of ``synthmatch match examples/sounds/kick.wav`` in a fresh process
-  (interpreter start, imports and model loading included), median of 3.
+* ``cli``: wall time of ``synthmatch match examples/sounds/tom.wav`` (1.0 s) in a fresh
+  process (interpreter start, imports and model loading included), median of
+  ``--cli-repeats``, with voice detection and with the voice given.
 
 Prints tables; ``--out`` writes all numbers as JSON.
 """
@@ -64,7 +65,7 @@ def section_params(args) -> dict:
             r0 = match_preset(audio, synth, voice=voice, refine=False, sample_rate=s.sample_rate,
                               progress=False)
             t0 = time.perf_counter()
-            r1 = match_preset(audio, synth, voice=voice, refine=True, steps=args.steps,
+            r1 = match_preset(audio, synth, voice=voice, refine=True, **args.opts,
                               sample_rate=s.sample_rate, progress=False)
             times.append(time.perf_counter() - t0)
             enc.append(_param_error(r0, theta))
@@ -95,8 +96,8 @@ def section_voices(args) -> dict:
             theta = torch.rand(1, s.n_params, generator=gen)
             with torch.no_grad():
                 audio = s(theta).reshape(-1)
-            r = match_preset(audio, "tr808", voice=None, refine=args.detect_refine,
-                             sample_rate=s.sample_rate, steps=1, progress=False)
+            r = match_preset(audio, "tr808", voice=None, sample_rate=s.sample_rate, steps=1,
+                             progress=False, **args.detect_opts)
             ok = r.preset.voice == voice
             correct += ok
             results.append({"voice": voice, "detected": r.preset.voice, "ok": ok})
@@ -111,7 +112,7 @@ def section_voices(args) -> dict:
 def section_external(args) -> dict:
     out = {}
     for path in sorted((ROOT / "examples" / "sounds").glob("*.wav")):
-        r = match_preset(str(path), "tr808", progress=False, steps=args.steps)
+        r = match_preset(str(path), "tr808", progress=False, **args.opts)
         s = synths.get("tr808", voice=r.preset.voice, duration=r.report["duration_s"], seed=0)
         objective = MatchObjective(r.target, r.sample_rate)
         gen = torch.Generator().manual_seed(SEED + 2)
@@ -134,17 +135,31 @@ def section_external(args) -> dict:
 
 
 def section_cli(args) -> dict:
+    """Wall time of ``synthmatch match`` on the 1 s example (tom.wav) in fresh processes:
+    with voice detection, then with the detected voice given (``--voice``)."""
+    import re
     exe = Path(sys.executable).parent / "synthmatch"
-    cmd = [str(exe), "match", str(ROOT / "examples" / "sounds" / "kick.wav"), "--quiet"]
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, env={**os.environ,
-                                                                  "OMP_NUM_THREADS": "2"})
-        times.append(time.perf_counter() - t0)
-    print(f"synthmatch match kick.wav (1 s, voice detection): median {statistics.median(times):.2f} s "
-          f"wall over 3 runs {['%.2f' % t for t in times]}")
-    return {"command": " ".join(cmd), "times_s": times, "median_s": statistics.median(times)}
+    sound = ROOT / "examples" / "sounds" / "tom.wav"
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    out = {}
+    voice = None
+    for label in ("voice detection", "voice given"):
+        cmd = [str(exe), "match", str(sound), "--quiet"] + (["--voice", voice] if voice else [])
+        times = []
+        for _ in range(args.cli_repeats):
+            t0 = time.perf_counter()
+            run = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+            times.append(time.perf_counter() - t0)
+        found = re.search(r"voice (\w+) in", run.stdout)
+        voice = voice or (found.group(1) if found else "LT")
+        dist = re.search(r"distances\s+log_mel ([0-9.]+)", run.stdout)
+        out[label] = {"command": " ".join(cmd[1:]), "times_s": times,
+                      "median_s": statistics.median(times),
+                      "log_mel": float(dist.group(1)) if dist else None}
+        print(f"synthmatch match tom.wav (1.0 s, {label}{', ' + voice if label == 'voice given' else ''}): "
+              f"median {statistics.median(times):.2f} s wall over {len(times)} runs "
+              f"{['%.2f' % t for t in times]}; log_mel {out[label]['log_mel']}", flush=True)
+    return out
 
 
 def main(argv=None) -> int:
@@ -152,13 +167,19 @@ def main(argv=None) -> int:
     ap.add_argument("--sections", default="params,voices,external,cli")
     ap.add_argument("--per-voice", type=int, default=5)
     ap.add_argument("--voices", default=",".join(synths.synth_class("tr808").voices))
-    ap.add_argument("--steps", type=int, default=150)
+    ap.add_argument("--steps", type=int, default=None,
+                    help="refinement steps (default: match_preset's)")
+    ap.add_argument("--cli-repeats", type=int, default=3)
     ap.add_argument("--random", type=int, default=1000)
-    ap.add_argument("--detect-refine", action="store_true",
-                    help="voices: refine the finalists before choosing (match's default)")
+    ap.add_argument("--detect-steps", type=int, default=None,
+                    help="voices: refinement steps of the finalists before the choice "
+                         "(default: match_preset's)")
     ap.add_argument("--out")
     args = ap.parse_args(argv)
     args.voices = args.voices.split(",")
+    args.opts = {} if args.steps is None else {"steps": args.steps}
+    args.detect_opts = ({} if args.detect_steps is None
+                        else {"detect_steps": args.detect_steps})
     torch.set_num_threads(2)
     result = {"torch": torch.__version__, "threads": 2}
     for name in args.sections.split(","):

@@ -21,9 +21,10 @@ The FFTs stay in ``torch.fft``; these ops do everything between them:
   reduction
 
 What runs where (``auto``): CUDA float32 -> Triton (:mod:`kernels.triton_ops`);
-CPU -> the CPU path: numba for :data:`NUMBA_OPS` (:mod:`kernels.numba_ops`), fused torch
-for :data:`CPU_OPS` (:mod:`kernels.cpu_ops`), else the reference
-(:mod:`kernels.reference`, plain torch: the definitions).  ``SYNTHMATCH_KERNELS`` =
+CPU -> the CPU path: fused torch for :data:`CPU_OPS` (:mod:`kernels.cpu_ops`), else the
+reference (:mod:`kernels.reference`, plain torch: the definitions); the numba kernels
+(:data:`NUMBA_OPS`, :mod:`kernels.numba_ops`) run when asked for (``numba``: their import
+and first call cost ~0.4 s per process, more than they save in a match).  ``SYNTHMATCH_KERNELS`` =
 ``reference`` | ``cpu`` | ``numba`` | ``triton`` | ``auto`` (default), or ``backend=``,
 forces one (:mod:`kernels.dispatch` says exactly how).  The Triton kernels run on CPU
 tensors under triton's interpreter (``TRITON_INTERPRET=1`` set before triton is

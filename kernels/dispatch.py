@@ -7,10 +7,9 @@ What runs where (``auto``, the default):
   imports; :func:`band_modulus_rfft` composes the Triton ``band_fold`` and ``modulus``
   with ``torch.fft``); float64 on CUDA, or no triton -> ``reference`` (the float64
   Triton kernels are verified only under the interpreter);
-* CPU tensors -> the CPU path: ``numba`` for :data:`NUMBA_OPS` (the ops where numba
-  measurably beats torch on 2 cores, if numba imports), ``cpu`` for :data:`CPU_OPS`
-  (fused torch with hand-written backward passes, :mod:`kernels.cpu_ops`), else
-  ``reference`` (:mod:`kernels.reference`, plain torch: the definitions).
+* CPU tensors -> the CPU path: ``cpu`` for :data:`CPU_OPS` (fused torch with hand-written
+  backward passes, :mod:`kernels.cpu_ops`), else ``reference`` (:mod:`kernels.reference`,
+  plain torch: the definitions); numba only when asked for (see :data:`NUMBA_OPS`).
 
 Backend selection, per call: ``backend=`` argument if given, else the environment
 variable ``SYNTHMATCH_KERNELS`` (read at every call), else ``"auto"``.  Values
@@ -53,8 +52,9 @@ ENV_VAR = "SYNTHMATCH_KERNELS"
 BACKENDS = ("reference", "cpu", "numba", "triton", "auto")
 OPS = ("filter_periodize", "band_fold", "modulus", "modulus_average", "band_modulus_rfft",
        "path_distance")
-#: ops with a numba kernel, the ones ``auto`` runs with numba on the CPU (see
-#: ``benchmarks/bench_kernels.py --cpu`` for the measurement behind this choice)
+#: ops with a numba kernel (backend ``numba``).  ``auto`` does not pick numba: importing it
+#: and loading the compiled kernel cost ~0.4 s per process, more than the kernel saves
+#: in a match (it is 3-5x faster than the reference modulus, milliseconds per call)
 NUMBA_OPS = ("modulus",)
 #: ops with a fused CPU implementation (:mod:`kernels.cpu_ops`), run by ``auto`` on the CPU
 CPU_OPS = ("modulus_average", "band_modulus_rfft")
@@ -133,8 +133,6 @@ def _select(op: str, tensor: torch.Tensor, backend: Optional[str], empty: bool =
     if tensor.is_cuda:
         is_float32 = tensor.dtype in (torch.float32, torch.complex64)
         return "triton" if is_float32 and _available("triton") else "reference"
-    if op in NUMBA_OPS and _available("numba"):
-        return "numba"
     return _cpu_path(op)
 
 
@@ -305,7 +303,7 @@ def modulus(z: torch.Tensor, log1p_eps: Optional[float] = None, *,
     """Stable complex modulus ``u = sqrt(|z|^2 + 1e-24)`` (``|z| + 1e-12`` to within
     1e-12; real, z's shape), or ``log1p(u / log1p_eps)`` with ``log1p_eps > 0``.
     Gradient ``z / u`` (times ``1 / (log1p_eps + u)``): zero at z = 0.  Triton on CUDA,
-    numba on the CPU, else the reference."""
+    numba when asked for, else the reference."""
     _check_complex("z", z, "(...)")
     if log1p_eps is not None:
         if isinstance(log1p_eps, bool) or not isinstance(log1p_eps, numbers.Real) \

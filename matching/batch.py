@@ -16,12 +16,12 @@ baselines); what changes is that sounds share the work:
   longest analysis frame), so clicks shorter than that are matched too.
 * **Search.**  The default preset and the random candidates (seeded, the same draws for
   every sound, as ``match_preset`` draws them for a given seed) are rendered once per group
-  and voice and scored against every target of the group at once (:meth:`BatchObjective.pairwise`,
+  and voice and scored against every target of the group at once (:meth:`MatchObjective.pairwise`,
   spectra computed once); the shipped encoder (where one ships) runs on the group as one
   batch and its estimates join each sound's candidates.
 * **Refinement.**  Voice-detection refinement (per voice, the sounds that have it among
   their finalists) and the final refinement (per chosen voice) are one Adam optimization
-  over the starts of all those sounds (:class:`BatchObjective` gives each row the loss
+  over the starts of all those sounds (:class:`MatchObjective` gives each row the loss
   against its own target, so the rows do not interact; the SCRAPL term draws one path per
   step for the group, the path ``match_preset`` draws at that step).
 * **Failures.**  A file that cannot be read, is silent or fails during matching is
@@ -54,11 +54,13 @@ from torch import nn
 import synths
 from synths.preset import Preset
 
-from .audio import fit_length, resample_to_length
+from .audio import fit_length
 from .distributed import DistContext, context as _dist_context, shard_list
-from .objective import JTFS_RATE, envelope_db, jtfs_config
+from .match import (CANDIDATES, DETECT_STEPS, DETECT_VOICES, N_STARTS, STEPS,
+                    check_match_options)
+from .objective import FFT_SIZES, Distances, MatchObjective, batch_distances
 
-__all__ = ["AUDIO_SUFFIXES", "SUMMARY_NAME", "SUMMARY_FIELDS", "BatchObjective", "BatchItem",
+__all__ = ["AUDIO_SUFFIXES", "SUMMARY_NAME", "SUMMARY_FIELDS", "BatchItem",
            "BatchResult", "batch_distances", "expand_inputs", "output_names", "match_batch",
            "window_duration"]
 
@@ -68,7 +70,6 @@ SUMMARY_FIELDS = ("file", "status", "preset", "voice", "duration_s", "window_s",
                   "mss", "mss_revisited", "envelope_db", "jtfs", "default_log_mel",
                   "random_log_mel", "time_s", "error")
 _DISTANCES = ("log_mel", "mss", "mss_revisited", "envelope_db", "jtfs")
-_FFT_SIZES, _HOP_SIZES = (256, 1024, 4096), (64, 256, 1024)     # MatchObjective's MSS
 _GLOB_CHARS = set("*?[")
 
 
@@ -140,175 +141,11 @@ def window_duration(duration: float, tolerance: float, sample_rate: int,
     """The matching window of a sound of ``duration`` seconds: ``duration`` rounded up to the
     grid ``min_s * (1 + tolerance) ** k`` (``tolerance`` 0: unchanged), and at least the
     objective's longest frame (4096 samples)."""
-    floor = max(_FFT_SIZES) / sample_rate
+    floor = max(FFT_SIZES) / sample_rate
     if tolerance > 0:
         k = math.ceil(math.log(max(duration, min_s) / min_s) / math.log1p(tolerance) - 1e-9)
         duration = min_s * (1 + tolerance) ** max(0, k)
     return float(max(duration, floor))
-
-
-# ----------------------------------------------------------------------------- objective
-class BatchObjective(nn.Module):
-    """:class:`~matching.objective.MatchObjective` for several targets of one length.
-
-    ``targets``: (K, n) at ``sample_rate``.  ``forward(x, index)``: x (rows, n) or
-    (rows, 1, n) and ``index`` (rows,) the target of each row -> (rows,) losses,
-    differentiable, each equal to ``MatchObjective(targets[index[i]])`` of row i (the
-    rows do not interact; with ``scrapl_weight`` one path is drawn per call for all rows,
-    from a sampler seeded with ``seed`` as MatchObjective's).  ``pairwise(x)`` -> (K, rows):
-    every row against every target (no SCRAPL term; spectra computed once).
-    """
-
-    def __init__(self, targets: torch.Tensor, sample_rate: int, envelope_weight: float = 1.0,
-                 scrapl_weight: float = 0.0, seed: int = 0):
-        super().__init__()
-        from scrapl.mss import make_window
-        targets = targets.detach().reshape(targets.shape[0], -1).float()
-        n = targets.shape[-1]
-        if n < max(_FFT_SIZES):
-            raise ValueError(f"targets of {n} samples are shorter than the objective's "
-                             f"{max(_FFT_SIZES)}-sample frame")
-        self.sample_rate = sample_rate
-        self.envelope_weight = envelope_weight
-        self.scrapl_weight = scrapl_weight
-        for k, size in enumerate(_FFT_SIZES):
-            self.register_buffer(f"window_{k}", make_window("hann", size).to(targets.device),
-                                 persistent=False)
-        self.register_buffer("targets", targets)
-        with torch.no_grad():
-            self.target_spectra = self._spectra(targets)
-            # the MSS distance of silence: log1p(|STFT(0)|) = 0
-            self.silence = sum(torch.linalg.vector_norm(s, dim=-1) for s in self.target_spectra)
-            self.target_env = envelope_db(targets)
-        self.scrapl = None
-        self._rows_key: Optional[torch.Tensor] = None
-        self._rows_target: Optional[torch.Tensor] = None
-        if scrapl_weight > 0:
-            from scrapl.loss import SCRAPLLoss
-            cfg = jtfs_config(n, sample_rate)
-            self.scrapl = SCRAPLLoss(**cfg, use_rho_log1p=True, grad_mult=1.0, use_p_adam=False,
-                                     use_p_saga=False, seed=seed).to(targets.device)
-            self.register_buffer("target_low", self._low(targets))
-
-    def _low(self, x: torch.Tensor) -> torch.Tensor:
-        return resample_to_length(x, self.sample_rate, JTFS_RATE, self.scrapl.jtfs.N)
-
-    def _spectra(self, x: torch.Tensor) -> List[torch.Tensor]:
-        """log1p magnitude STFTs per scale, flattened: [(rows, bins * frames)]."""
-        from scrapl.mss import stft_magnitude
-        return [torch.log1p(stft_magnitude(x, size, hop, getattr(self, f"window_{k}")))
-                .flatten(1) for k, (size, hop) in enumerate(zip(_FFT_SIZES, _HOP_SIZES))]
-
-    def _rows_targets(self, index: torch.Tensor) -> torch.Tensor:
-        """SCRAPL targets of the rows followed by every target (their silence distance),
-        one tensor kept while ``index`` stays the same, so the loss reuses its transform."""
-        if self._rows_key is None or not torch.equal(self._rows_key, index):
-            self._rows_key = index.clone()
-            self._rows_target = torch.cat([self.target_low[index], self.target_low]).unsqueeze(1)
-        return self._rows_target
-
-    def forward(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        x = x.reshape(x.shape[0], -1)
-        index = torch.as_tensor(index, device=x.device).long()
-        loss = sum(torch.linalg.vector_norm(t[index] - s, dim=-1)
-                   for s, t in zip(self._spectra(x), self.target_spectra)) / self.silence[index]
-        if self.envelope_weight:
-            env = (envelope_db(x) - self.target_env[index]).abs().mean(dim=-1) / 20.0
-            loss = loss + self.envelope_weight * env
-        if self.scrapl is not None:
-            rows = x.shape[0]
-            low = torch.cat([self._low(x), torch.zeros_like(self.target_low)]).unsqueeze(1)
-            path = self.scrapl.sample_path()
-            d = self.scrapl.path_distances(low, self._rows_targets(index), [path],
-                                           reduction="none")[0]
-            silence = d[rows:][index].detach().clamp_min(1e-12)
-            loss = loss + self.scrapl_weight * d[:rows] / silence
-        return loss
-
-    def rows(self, index: torch.Tensor):
-        """``forward`` with ``index`` fixed: a callable ``x -> (rows,)`` (what
-        :func:`matching.match._refine` takes)."""
-        index = torch.as_tensor(index).long()
-        return lambda x: self(x, index.to(x.device))
-
-    def pairwise(self, x: torch.Tensor) -> torch.Tensor:
-        """(K, rows): the loss of every row of x against every target (without SCRAPL)."""
-        if self.scrapl is not None:
-            raise ValueError("pairwise scores have no SCRAPL term (scrapl_weight must be 0)")
-        x = x.reshape(x.shape[0], -1)
-        mode = "donot_use_mm_for_euclid_dist"
-        loss = sum(torch.cdist(t, s, compute_mode=mode)
-                   for s, t in zip(self._spectra(x), self.target_spectra))
-        loss = loss / self.silence[:, None]
-        if self.envelope_weight:
-            env = envelope_db(x)
-            env = torch.cdist(self.target_env, env, p=1) / env.shape[-1] / 20.0
-            loss = loss + self.envelope_weight * env
-        return loss
-
-
-# ----------------------------------------------------------------------------- distances
-class _Distances:
-    """:func:`~matching.objective.match_distances` for many rows at once, with the
-    transforms built once per length."""
-
-    def __init__(self, jtfs: bool = True):
-        self.with_jtfs = jtfs
-        self._jtfs: Dict[int, nn.Module] = {}
-        self._mel: Dict[int, nn.Module] = {}
-
-    def __call__(self, x: torch.Tensor, target: torch.Tensor, sample_rate: int,
-                 index: Optional[torch.Tensor] = None, chunk: int = 8
-                 ) -> List[Dict[str, float]]:
-        """Distances of row i of ``x`` (M, n) against row ``index[i]`` of ``target``
-        (default: row i); each target's transforms are computed once."""
-        index = torch.arange(x.shape[0]) if index is None else torch.as_tensor(index).long()
-        if target.shape[0] > chunk:       # a few targets (and their rows) at a time
-            out: List[Optional[Dict[str, float]]] = [None] * x.shape[0]
-            for lo in range(0, target.shape[0], chunk):
-                rows = torch.nonzero((index >= lo) & (index < lo + chunk)).flatten()
-                part = self(x[rows], target[lo:lo + chunk], sample_rate, index[rows] - lo, chunk)
-                for r, d in zip(rows.tolist(), part):
-                    out[r] = d
-            return out                      # type: ignore[return-value]
-        import torchaudio
-        from scrapl.jtfs_loss import JTFSLoss
-        from scrapl.mss import MSSLoss
-        x = x.reshape(x.shape[0], -1).float()
-        target = target.reshape(target.shape[0], -1).float()
-        n = x.shape[-1]
-        cfg = jtfs_config(n, sample_rate)
-        if sample_rate not in self._mel:
-            self._mel[sample_rate] = torchaudio.transforms.MelSpectrogram(
-                sample_rate, n_fft=2048, hop_length=256, n_mels=128).to(x.device)
-        if n not in self._jtfs and self.with_jtfs:
-            self._jtfs[n] = JTFSLoss(**cfg, use_rho_log1p=True, reduction="none").to(x.device)
-        mel, jtfs = self._mel[sample_rate], self._jtfs.get(n)
-        index = index.to(x.device)
-        with torch.no_grad():
-            lm = lambda s: torch.log(mel(s) + 1e-6)
-            low = lambda s: resample_to_length(s, sample_rate, JTFS_RATE, cfg["shape"])
-            a, b = x.unsqueeze(1), target[index].unsqueeze(1)
-            values = {
-                "log_mel": (lm(x) - lm(target)[index]).abs().mean(dim=(-2, -1)),
-                "mss": MSSLoss(mode="log", reduction="none").to(x.device)(a, b),
-                "mss_revisited": MSSLoss(mode="revisited", reduction="none").to(x.device)(a, b),
-                "envelope_db": (envelope_db(x) - envelope_db(target)[index]).abs().mean(dim=-1),
-            }
-            if jtfs is not None:        # JTFSLoss(reduction="none"), each target once
-                S = lambda s: jtfs._compress(jtfs.jtfs.full(low(s), paths=jtfs.paths,
-                                                            first_order=jtfs.first_order,
-                                                            unpad=jtfs.unpad))
-                d = torch.linalg.vector_norm(S(target)[index] - S(x), ord=jtfs.p, dim=(-2, -1))
-                values["jtfs"] = d.mean(dim=-1)
-        return [{k: float(v[i]) for k, v in values.items()} for i in range(x.shape[0])]
-
-
-def batch_distances(x: torch.Tensor, target: torch.Tensor, sample_rate: int,
-                    index: Optional[torch.Tensor] = None) -> List[Dict[str, float]]:
-    """:func:`~matching.objective.match_distances` of each row of ``x`` (M, n) against row
-    ``index[i]`` of ``target`` (default: the same row)."""
-    return _Distances()(x, target, sample_rate, index)
 
 
 # ----------------------------------------------------------------------------- outcomes
@@ -378,16 +215,16 @@ class _Job:
     voices: List[Optional[str]]
     refine: bool = True
     seed: int = 0
-    candidates: int = 64
-    n_starts: int = 4
-    steps: int = 150
+    candidates: int = CANDIDATES
+    n_starts: int = N_STARTS
+    steps: int = STEPS
     lr: float = 0.05
     scrapl_weight: float = 0.5
-    detect_voices: int = 4
-    detect_steps: int = 20
+    detect_voices: int = DETECT_VOICES
+    detect_steps: int = DETECT_STEPS
     use_encoder: bool = True
     device: torch.device = torch.device("cpu")
-    distances: _Distances = field(default_factory=_Distances)
+    distances: Distances = field(default_factory=Distances)
     models: Dict[Tuple[str, str], nn.Module] = field(default_factory=dict)
 
 
@@ -429,7 +266,7 @@ def _match_group(job: _Job, sounds: List[_Sound]) -> List[Tuple[Preset, Dict[str
         n = s.n_samples
         chunk = max(64, 2 ** 22 // n)
         targets = torch.stack([fit_length(x.target.audio, n) for x in sounds]).to(dev)
-        objective = BatchObjective(targets, rate).to(dev)
+        objective = MatchObjective(targets, rate).to(dev)
         shared = torch.cat([s.default_theta(1), torch.rand(job.candidates, s.n_params,
                                                            generator=gen)]).to(dev)
         with torch.no_grad():
@@ -455,7 +292,7 @@ def _match_group(job: _Job, sounds: List[_Sound]) -> List[Tuple[Preset, Dict[str
 
     finalists = [sorted(st.values(), key=lambda d: d["score"])[:job.detect_voices]
                  for st in state]
-    if job.refine and len(job.voices) > 1:
+    if job.refine and len(job.voices) > 1 and job.detect_steps > 0:
         for v in job.voices:
             members = [k for k in range(K) if any(d["voice"] == v for d in finalists[k])]
             if not members:
@@ -463,7 +300,7 @@ def _match_group(job: _Job, sounds: List[_Sound]) -> List[Tuple[Preset, Dict[str
             s = modules[str(v)]
             targets = torch.stack([fit_length(sounds[k].target.audio, s.n_samples)
                                    for k in members]).to(dev)
-            objective = BatchObjective(targets, rate).to(dev)
+            objective = MatchObjective(targets, rate).to(dev)
             per = min(2, state[members[0]][str(v)]["theta"].shape[0])
             starts = torch.cat([state[k][str(v)]["theta"][:per] for k in members])
             index = torch.arange(len(members), device=dev).repeat_interleave(per)
@@ -490,10 +327,10 @@ def _match_group(job: _Job, sounds: List[_Sound]) -> List[Tuple[Preset, Dict[str
             per = min(job.n_starts, chosen[members[0]]["theta"].shape[0])
             starts = torch.cat([chosen[k]["theta"][:per] for k in members])
             index = torch.arange(len(members), device=dev).repeat_interleave(per)
-            objective = BatchObjective(targets, rate, scrapl_weight=job.scrapl_weight,
+            objective = MatchObjective(targets, rate, scrapl_weight=job.scrapl_weight,
                                        seed=job.seed).to(dev)
             refined, _ = _refine(s, objective.rows(index), starts, job.steps, job.lr, False, "")
-            final = BatchObjective(targets, rate).to(dev)
+            final = MatchObjective(targets, rate).to(dev)
             with torch.no_grad():
                 scores = final(s(refined), index).reshape(len(members), per)
             pick = torch.argmin(scores, dim=1) + torch.arange(len(members), device=dev) * per
@@ -567,8 +404,9 @@ def _write_summary(path: Path, items: Sequence[BatchItem]) -> Path:
 def match_batch(inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path],
                 synth: str = "tr808", voice: Optional[str] = None, *, batch_size: int = 16,
                 length_tolerance: float = 0.1, refine: bool = True, seed: int = 0,
-                candidates: int = 64, n_starts: int = 4, steps: int = 150, lr: float = 0.05,
-                scrapl_weight: float = 0.5, detect_voices: int = 4, detect_steps: int = 20,
+                candidates: int = CANDIDATES, n_starts: int = N_STARTS, steps: int = STEPS,
+                lr: float = 0.05, scrapl_weight: float = 0.5,
+                detect_voices: int = DETECT_VOICES, detect_steps: int = DETECT_STEPS,
                 use_encoder: bool = True, jtfs_distance: bool = True,
                 kit: Optional[Union[str, Path]] = None,
                 resume: bool = True, progress: bool = True, max_batch_samples: int = 2 ** 22,
@@ -595,11 +433,8 @@ def match_batch(inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path],
     if voice is not None and voice not in cls.voices:
         raise synths.SynthError(f"synth {synth!r} has no voice {voice!r}; voices: "
                                 + ", ".join(str(v) for v in cls.voices))
-    for name, value in (("batch_size", batch_size), ("candidates", candidates),
-                        ("n_starts", n_starts), ("steps", steps), ("detect_voices", detect_voices),
-                        ("detect_steps", detect_steps)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    check_match_options(batch_size=batch_size, candidates=candidates, n_starts=n_starts,
+                        steps=steps, detect_voices=detect_voices, detect_steps=detect_steps)
     if not (length_tolerance >= 0 and math.isfinite(length_tolerance)):
         raise ValueError(f"length_tolerance must be >= 0, got {length_tolerance}")
     dist = _dist_context() if dist is None else dist
@@ -615,7 +450,7 @@ def match_batch(inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path],
     job = _Job(synth, list(cls.voices) if voice is None else [voice], refine, seed, candidates,
                n_starts, steps, lr, scrapl_weight, detect_voices, detect_steps, use_encoder,
                torch.device(device) if device is not None else torch.device("cpu"),
-               _Distances(jtfs_distance))
+               Distances(jtfs_distance))
 
     mine = shard_list(files, dist.rank, dist.world_size)
     items: Dict[str, BatchItem] = {}

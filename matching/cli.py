@@ -24,6 +24,7 @@ Bad arguments or input print one line ``synthmatch: error: ...`` and exit with s
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from collections.abc import Sequence
@@ -132,7 +133,8 @@ def _match_batch(args: argparse.Namespace) -> int:
                 args.sounds, args.out, synth=args.synth, voice=args.voice,
                 batch_size=args.batch_size, length_tolerance=args.length_tolerance,
                 refine=not args.no_refine, seed=args.seed, candidates=args.candidates,
-                steps=args.steps, kit=args.kit, resume=not args.no_resume,
+                steps=args.steps, n_starts=args.starts, kit=args.kit,
+                resume=not args.no_resume,
                 jtfs_distance=not args.no_jtfs_distance,
                 progress=not args.quiet, dist=dist)
         except ValueError as error:
@@ -169,6 +171,7 @@ def _match(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"cannot write {path}: folder {Path(path).parent} does not exist")
     result = match_preset(args.sound, synth=args.synth, voice=args.voice, refine=not args.no_refine,
                           seed=args.seed, steps=args.steps, candidates=args.candidates,
+                          n_starts=args.starts, jtfs_distance=not args.no_jtfs_distance,
                           progress=not args.quiet)
     preset, report = result.preset, result.report
     print(f"{args.sound}: {preset.synth}" + (f" voice {preset.voice}" if preset.voice else "")
@@ -291,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     import_.add_argument("--channel", type=int, metavar="1-16", help="MIDI channel (default: the file's, else 10)")
     import_.set_defaults(handler=_import)
 
+    from .match import match_preset
+    defaults = {k: v.default for k, v in inspect.signature(match_preset).parameters.items()}
     match = commands.add_parser(
         "match", help="find the preset that recreates a sound (or each sound of a folder)",
         description="One sound: print the match, write it with -o/--midi/--wav/--plot.  Several "
@@ -313,17 +318,23 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--no-resume", action="store_true",
                        help="batch mode: match again sounds whose preset exists in --out")
     match.add_argument("--no-jtfs-distance", action="store_true",
-                       help="batch mode: leave the full-JTFS distance out of the reports "
-                            "(their slowest part)")
-    match.add_argument("--candidates", type=int, default=64,
-                       help="random presets per voice before refinement (default 64)")
+                       help="leave the full-JTFS distance out of the reports (their slowest "
+                            "part)")
+    match.add_argument("--candidates", type=int, default=defaults["candidates"],
+                       help=f"random presets per voice before refinement "
+                            f"(default {defaults['candidates']})")
     match.add_argument("--synth", default="tr808", help="synth name (default tr808)")
     match.add_argument("--voice", help="voice of the synth (default: detected)")
     match.add_argument("-o", "--output", metavar="PRESET.json", help="write the preset")
     match.add_argument("--midi", metavar="OUT.mid", help="write a MIDI file playing the preset")
     match.add_argument("--wav", metavar="OUT.wav", help="write the rendered match")
     match.add_argument("--plot", metavar="OUT.png", help="plot target and match side by side")
-    match.add_argument("--steps", type=int, default=150, help="refinement steps (default 150)")
+    match.add_argument("--steps", type=int, default=defaults["steps"],
+                       help=f"refinement steps (default {defaults['steps']}; more: a closer "
+                            f"match, slower)")
+    match.add_argument("--starts", type=int, default=defaults["n_starts"],
+                       help=f"refinement starts, the best presets of the search "
+                            f"(default {defaults['n_starts']})")
     match.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     match.add_argument("--no-refine", action="store_true", help="random search only")
     match.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -363,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``synthmatch`` console script; returns the exit status."""
+    from .allocator import keep_freed_memory
+    keep_freed_memory()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "export" and not (args.midi or args.kit or args.sfz):

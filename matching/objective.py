@@ -1,34 +1,37 @@
 """What a match minimizes and how a match is scored.
 
-:class:`MatchObjective` compares a batch of candidate renders with one target, per candidate:
+:class:`MatchObjective` compares candidate renders with one or several targets of one length,
+per candidate (each row against its own target):
 
-* a log-spectral term: the "MSS revisited" loss (log1p-compressed multi-scale spectra,
-  :class:`scrapl.mss.MSSLoss`), divided by its value for silence, so 1 means "no better than
-  silence" whatever the target's level;
+* a log-spectral term: the "MSS revisited" distance (L2 distance of log1p-compressed
+  magnitude spectra at three power-of-two scales, Hann windows, hop n/4), divided by its
+  value for silence, so 1 means "no better than silence" whatever the target's level;
 * an envelope term: mean absolute difference of the frame RMS levels in dB (floored at
   -80 dB), divided by 20 dB, which is what pins down decays;
-* optionally a SCRAPL term (one random JTFS path per call, log1p-compressed, computed at a
-  reduced sample rate to stay cheap), divided by its value for silence on the same path.
+* optionally a SCRAPL term (one random JTFS path per call, log1p-compressed, computed at
+  11025 Hz to stay cheap), divided by its value for silence on the same path.  The targets'
+  first order is computed once, at construction.
 
-:func:`match_distances` gives the distances of the match report (log-mel, MSS, JTFS).
+:func:`match_distances` / :func:`batch_distances` give the distances of the match report
+(log-mel, MSS, JTFS); :class:`Distances` does the same keeping its transforms between calls.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import torch
-import torchaudio
 from torch import nn
 
-from scrapl.jtfs_loss import JTFSLoss
-from scrapl.loss import SCRAPLLoss
-from scrapl.mss import MSSLoss
+from scrapl.mss import make_window, stft_magnitude
 
 from .audio import resample_to_length
 
-__all__ = ["MatchObjective", "match_distances", "envelope_db", "jtfs_config"]
+__all__ = ["MatchObjective", "Distances", "match_distances", "batch_distances",
+           "envelope_db", "jtfs_config", "JTFS_RATE", "FFT_SIZES", "HOP_SIZES"]
 
 JTFS_RATE = 11025
+#: the STFT scales of the objective's log-spectral term
+FFT_SIZES, HOP_SIZES = (256, 1024, 4096), (64, 256, 1024)
 
 
 def envelope_db(x: torch.Tensor, frame: int = 512, hop: int = 256, floor_db: float = -80.0
@@ -48,69 +51,171 @@ def jtfs_config(n_samples: int, sample_rate: int) -> Dict[str, int]:
 
 
 class MatchObjective(nn.Module):
-    """Per-candidate matching loss against one target (see the module docstring).
+    """Per-candidate matching loss (see the module docstring).
 
-    target: (n,) at ``sample_rate``; ``forward(x)`` with x (batch, n) or (batch, 1, n)
-    returns (batch,) losses, differentiable.
+    ``targets``: (n,) or (K, n) at ``sample_rate``.  ``forward(x, index=None)``: x (rows, n)
+    or (rows, 1, n) and ``index`` (rows,) the target of each row (default: target 0 for
+    every row) -> (rows,) losses, differentiable; the rows do not interact.  With
+    ``scrapl_weight`` one path is drawn per call for all rows, from a sampler seeded with
+    ``seed``.  ``pairwise(x)`` -> (K, rows): every row against every target (no SCRAPL
+    term; spectra computed once).
     """
 
-    def __init__(self, target: torch.Tensor, sample_rate: int, envelope_weight: float = 1.0,
+    def __init__(self, targets: torch.Tensor, sample_rate: int, envelope_weight: float = 1.0,
                  scrapl_weight: float = 0.0, seed: int = 0):
         super().__init__()
+        targets = targets.detach().reshape(-1, targets.shape[-1]).float()
+        n = targets.shape[-1]
+        if n <= max(FFT_SIZES) // 2:
+            raise ValueError(f"targets of {n} samples are too short for the objective's "
+                             f"{max(FFT_SIZES)}-sample frame (more than "
+                             f"{max(FFT_SIZES) // 2} needed)")
         self.sample_rate = sample_rate
         self.envelope_weight = envelope_weight
         self.scrapl_weight = scrapl_weight
-        self.register_buffer("target", target.detach().reshape(1, -1).float())
-        # log1p-compressed spectra at three power-of-two scales (Hann, hop n/4): the
-        # "revisited" distance, made cheap enough for a per-step objective on the CPU
-        self.mss = MSSLoss(mode="revisited", fft_sizes=(256, 1024, 4096),
-                           hop_sizes=(64, 256, 1024), window="hann", reduction="none")
+        for k, size in enumerate(FFT_SIZES):
+            self.register_buffer(f"window_{k}", make_window("hann", size).to(targets.device),
+                                 persistent=False)
+        self.register_buffer("targets", targets)
         with torch.no_grad():
-            self.silence = float(self.mss(torch.zeros_like(self.target), self.target))
-            self.target_env = envelope_db(self.target)
-        self.scrapl: Optional[SCRAPLLoss] = None
+            self.target_spectra = self._spectra(targets)
+            # the MSS distance of silence: log1p(|STFT(0)|) = 0
+            self.silence = sum(torch.linalg.vector_norm(s, dim=-1) for s in self.target_spectra)
+            self.target_env = envelope_db(targets)
+        self.scrapl = None
         if scrapl_weight > 0:
-            cfg = jtfs_config(self.target.shape[-1], sample_rate)
+            from scrapl.loss import SCRAPLLoss
+            cfg = jtfs_config(n, sample_rate)
             self.scrapl = SCRAPLLoss(**cfg, use_rho_log1p=True, grad_mult=1.0, use_p_adam=False,
-                                     use_p_saga=False, seed=seed)
-            self.register_buffer("target_low", self._low(self.target))
+                                     use_p_saga=False, seed=seed).to(targets.device)
+            with torch.no_grad():       # the targets' first order, once
+                self.target_scalogram = self.scrapl.jtfs.scalogram(
+                    self._low(targets).unsqueeze(1))
 
     def _low(self, x: torch.Tensor) -> torch.Tensor:
         return resample_to_length(x, self.sample_rate, JTFS_RATE, self.scrapl.jtfs.N)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _spectra(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """log1p magnitude STFTs per scale, flattened: [(rows, bins * frames)]."""
+        return [torch.log1p(stft_magnitude(x, size, hop, getattr(self, f"window_{k}")))
+                .flatten(1) for k, (size, hop) in enumerate(zip(FFT_SIZES, HOP_SIZES))]
+
+    def forward(self, x: torch.Tensor, index: Optional[torch.Tensor] = None) -> torch.Tensor:
         x = x.reshape(x.shape[0], -1)
-        target = self.target.expand(x.shape[0], -1)
-        loss = self.mss(x, target) / self.silence
+        if index is None:
+            index = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
+        index = torch.as_tensor(index, device=x.device).long()
+        loss = sum(torch.linalg.vector_norm(t[index] - s, dim=-1)
+                   for s, t in zip(self._spectra(x), self.target_spectra)) / self.silence[index]
         if self.envelope_weight:
-            env = (envelope_db(x) - self.target_env).abs().mean(dim=-1) / 20.0
+            env = (envelope_db(x) - self.target_env[index]).abs().mean(dim=-1) / 20.0
             loss = loss + self.envelope_weight * env
         if self.scrapl is not None:
-            low = self._low(x).unsqueeze(1)
-            tgt = self.target_low.expand(x.shape[0], -1).unsqueeze(1)
-            path = self.scrapl.sample_path()
-            per_item = self.scrapl.path_distances(low, tgt, [path], reduction="none")[0]
-            silence = self.scrapl.path_distances(torch.zeros_like(tgt[:1]), tgt[:1], [path])[0]
-            loss = loss + self.scrapl_weight * per_item / silence.detach().clamp_min(1e-12)
+            key = [self.scrapl.scrapl_keys[self.scrapl.sample_path()]]
+            S_t = self.scrapl.coefficients(None, key, scalogram=self.target_scalogram)[0]
+            S_x = self.scrapl.coefficients(self._low(x).unsqueeze(1), key)[0]
+            d = self.scrapl.distance(S_x, S_t[index], "none")
+            # the scale of this path's distances: that of silence (coefficients ~0)
+            silence = self.scrapl.distance(torch.zeros_like(S_t), S_t, "none")
+            loss = loss + self.scrapl_weight * d / silence[index].clamp_min(1e-12)
         return loss
+
+    def rows(self, index: torch.Tensor):
+        """``forward`` with ``index`` fixed: a callable ``x -> (rows,)`` (what
+        :func:`matching.match._refine` takes)."""
+        index = torch.as_tensor(index).long()
+        return lambda x: self(x, index.to(x.device))
+
+    def pairwise(self, x: torch.Tensor) -> torch.Tensor:
+        """(K, rows): the loss of every row of x against every target (without SCRAPL)."""
+        if self.scrapl is not None:
+            raise ValueError("pairwise scores have no SCRAPL term (scrapl_weight must be 0)")
+        x = x.reshape(x.shape[0], -1)
+        mode = "donot_use_mm_for_euclid_dist"
+        loss = sum(torch.cdist(t, s, compute_mode=mode)
+                   for s, t in zip(self._spectra(x), self.target_spectra))
+        loss = loss / self.silence[:, None]
+        if self.envelope_weight:
+            env = envelope_db(x)
+            env = torch.cdist(self.target_env, env, p=1) / env.shape[-1] / 20.0
+            loss = loss + self.envelope_weight * env
+        return loss
+
+
+# ----------------------------------------------------------------------------- distances
+class Distances:
+    """:func:`match_distances` for many rows at once, keeping its transforms (mel
+    filter bank, JTFS) per length between calls.  ``jtfs=False`` leaves the full-JTFS
+    distance out."""
+
+    def __init__(self, jtfs: bool = True):
+        self.with_jtfs = jtfs
+        self._jtfs: Dict[int, nn.Module] = {}
+        self._mel: Dict[int, nn.Module] = {}
+
+    def __call__(self, x: torch.Tensor, target: torch.Tensor, sample_rate: int,
+                 index: Optional[torch.Tensor] = None, chunk: int = 8
+                 ) -> List[Dict[str, float]]:
+        """Distances of row i of ``x`` (M, n) against row ``index[i]`` of ``target``
+        (default: row i); each target's transforms are computed once."""
+        index = torch.arange(x.shape[0]) if index is None else torch.as_tensor(index).long()
+        if target.shape[0] > chunk:       # a few targets (and their rows) at a time
+            out: List[Optional[Dict[str, float]]] = [None] * x.shape[0]
+            for lo in range(0, target.shape[0], chunk):
+                rows = torch.nonzero((index >= lo) & (index < lo + chunk)).flatten()
+                part = self(x[rows], target[lo:lo + chunk], sample_rate, index[rows] - lo, chunk)
+                for r, d in zip(rows.tolist(), part):
+                    out[r] = d
+            return out                      # type: ignore[return-value]
+        import torchaudio
+        from scrapl.jtfs_loss import JTFSLoss
+        from scrapl.mss import MSSLoss
+        x = x.reshape(x.shape[0], -1).float()
+        target = target.reshape(target.shape[0], -1).float()
+        n = x.shape[-1]
+        cfg = jtfs_config(n, sample_rate)
+        if sample_rate not in self._mel:
+            self._mel[sample_rate] = torchaudio.transforms.MelSpectrogram(
+                sample_rate, n_fft=2048, hop_length=256, n_mels=128).to(x.device)
+        if n not in self._jtfs and self.with_jtfs:
+            self._jtfs[n] = JTFSLoss(**cfg, use_rho_log1p=True, reduction="none").to(x.device)
+        mel, jtfs = self._mel[sample_rate], self._jtfs.get(n)
+        index = index.to(x.device)
+        with torch.no_grad():
+            lm = lambda s: torch.log(mel(s) + 1e-6)
+            low = lambda s: resample_to_length(s, sample_rate, JTFS_RATE, cfg["shape"])
+            a, b = x.unsqueeze(1), target[index].unsqueeze(1)
+            values = {
+                "log_mel": (lm(x) - lm(target)[index]).abs().mean(dim=(-2, -1)),
+                "mss": MSSLoss(mode="log", reduction="none").to(x.device)(a, b),
+                "mss_revisited": MSSLoss(mode="revisited", reduction="none").to(x.device)(a, b),
+                "envelope_db": (envelope_db(x) - envelope_db(target)[index]).abs().mean(dim=-1),
+            }
+            if jtfs is not None:        # JTFSLoss(reduction="none"), each target once
+                S = lambda s: jtfs._compress(jtfs.jtfs.full(low(s), paths=jtfs.paths,
+                                                            first_order=jtfs.first_order,
+                                                            unpad=jtfs.unpad))
+                both = S(torch.cat([target, x]))            # one call: targets, then rows
+                d = torch.linalg.vector_norm(both[:len(target)][index] - both[len(target):],
+                                             ord=jtfs.p, dim=(-2, -1))
+                values["jtfs"] = d.mean(dim=-1)
+        return [{k: float(v[i]) for k, v in values.items()} for i in range(x.shape[0])]
+
+
+def batch_distances(x: torch.Tensor, target: torch.Tensor, sample_rate: int,
+                    index: Optional[torch.Tensor] = None, jtfs: bool = True
+                    ) -> List[Dict[str, float]]:
+    """:func:`match_distances` of each row of ``x`` (M, n) against row ``index[i]`` of
+    ``target`` (default: the same row); ``jtfs=False`` leaves out the full-JTFS distance
+    (the slowest)."""
+    return _SHARED_DISTANCES[jtfs](x, target, sample_rate, index)
+
+
+_SHARED_DISTANCES = {True: Distances(), False: Distances(jtfs=False)}
 
 
 def match_distances(x: torch.Tensor, target: torch.Tensor, sample_rate: int) -> Dict[str, float]:
     """Distances reported for a match (lower is better): ``log_mel`` (mean |Δ| of log-mel
     energies, 128 bands), ``mss`` (MSS log + lin.), ``mss_revisited``, ``envelope_db`` (mean
     |Δ| of frame levels, dB) and ``jtfs`` (full JTFS distance, log1p, at 11025 Hz)."""
-    x, target = x.reshape(1, -1).float(), target.reshape(1, -1).float()
-    with torch.no_grad():
-        mel = torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=2048, hop_length=256,
-                                                   n_mels=128)
-        lm = lambda s: torch.log(mel(s) + 1e-6)
-        cfg = jtfs_config(x.shape[-1], sample_rate)
-        jtfs = JTFSLoss(**cfg, use_rho_log1p=True)
-        low = lambda s: resample_to_length(s, sample_rate, JTFS_RATE, cfg["shape"])
-        return {
-            "log_mel": float((lm(x) - lm(target)).abs().mean()),
-            "mss": float(MSSLoss(mode="log")(x.unsqueeze(1), target.unsqueeze(1))),
-            "mss_revisited": float(MSSLoss(mode="revisited")(x.unsqueeze(1), target.unsqueeze(1))),
-            "envelope_db": float((envelope_db(x) - envelope_db(target)).abs().mean()),
-            "jtfs": float(jtfs(low(x).unsqueeze(1), low(target).unsqueeze(1))),
-        }
+    return batch_distances(x.reshape(1, -1), target.reshape(1, -1), sample_rate)[0]

@@ -27,6 +27,8 @@ subsampling factor allowed after filtering.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import math
 from typing import Dict, List, Optional, Tuple
 
@@ -285,9 +287,21 @@ def jtfs_filterbank(N: int, J: int, Q: Tuple[int, int], J_fr: int, Q_fr: int,
     N: input length (samples).  T (samples, default 2**J) and F (first-order
     filters, default 2**J_fr) are the temporal / frequential averaging
     supports; strides are 2**floor(log2 T) and 2**floor(log2 F).
+
+    The design (~0.2 s for a 1 s signal) is kept for the last few configurations; each
+    call returns its own copy.
     """
     if isinstance(Q, int):
         Q = (Q, 1)
+    return copy.deepcopy(_designed_filterbank(int(N), int(J), tuple(int(q) for q in Q),
+                                              int(J_fr), int(Q_fr), T, F, sigma0, alpha,
+                                              r_psi))
+
+
+@functools.lru_cache(maxsize=8)
+def _designed_filterbank(N: int, J: int, Q: Tuple[int, int], J_fr: int, Q_fr: int,
+                         T: Optional[int], F: Optional[int], sigma0: float, alpha: float,
+                         r_psi: float) -> Dict:
     T = 2 ** J if T is None else T
     F = 2 ** J_fr if F is None else F
     if T > N or F > (J + 1) * Q[0]:

@@ -1,4 +1,5 @@
-"""Batch matching: the batched objective equals MatchObjective row by row, a batch of one
+"""Batch matching: the objective's terms equal their definitions (MSSLoss, envelope, a SCRAPL
+path distance) and several targets equal one target at a time, a batch of one
 sound gives match_preset's result, a folder with a corrupt file finishes the others and
 reports the bad one, reruns skip what is done, inputs expand and name outputs uniquely."""
 from __future__ import annotations
@@ -13,10 +14,12 @@ import torch
 
 import synths
 from matching.audio import write_audio
-from matching.batch import (BatchObjective, batch_distances, expand_inputs, match_batch,
-                            output_names, window_duration)
+from matching.audio import resample_to_length
+from matching.batch import (batch_distances, expand_inputs, match_batch, output_names,
+                            window_duration)
 from matching.match import match_preset
-from matching.objective import MatchObjective, match_distances
+from matching.objective import (JTFS_RATE, MatchObjective, envelope_db, jtfs_config,
+                                match_distances)
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = dict(candidates=8, steps=3, detect_steps=2, detect_voices=2, progress=False)
@@ -43,45 +46,82 @@ def folder(tmp_path_factory):
     return d
 
 
-def test_batch_objective_equals_match_objective_row_by_row():
+def _reference_objective(x, target, rate):
+    """MatchObjective's definition without SCRAPL, from scrapl.mss.MSSLoss: (rows,)."""
+    from scrapl.mss import MSSLoss
+    mss = MSSLoss(mode="revisited", fft_sizes=(256, 1024, 4096), hop_sizes=(64, 256, 1024),
+                  window="hann", reduction="none")
+    t = target.reshape(1, 1, -1).expand(x.shape[0], 1, -1)
+    silence = mss(torch.zeros_like(t[:1]), t[:1])
+    env = (envelope_db(x) - envelope_db(target.reshape(1, -1))).abs().mean(dim=-1) / 20.0
+    return mss(x.unsqueeze(1), t) / silence + env
+
+
+def test_match_objective_terms_and_several_targets():
     g = torch.Generator().manual_seed(0)
     n, rate = 4096, 44100
     decay = torch.exp(-torch.arange(n) / 2000.0)
     targets = torch.randn(3, n, generator=g) * decay
     x = (torch.randn(5, n, generator=g) * decay).requires_grad_(True)
     index = torch.tensor([2, 0, 1, 2, 0])
-    batched = BatchObjective(targets, rate)
+    batched = MatchObjective(targets, rate)
     got = batched(x, index)
-    want = torch.stack([MatchObjective(targets[k], rate)(x[i:i + 1])[0]
+    want = torch.stack([_reference_objective(x[i:i + 1], targets[k], rate)[0]
                         for i, k in enumerate(index.tolist())])
     assert torch.allclose(got, want, rtol=1e-5, atol=1e-6)
+    single = torch.stack([MatchObjective(targets[k], rate)(x[i:i + 1])[0]
+                          for i, k in enumerate(index.tolist())])
+    assert torch.allclose(got, single, rtol=1e-6, atol=1e-7)
     with torch.no_grad():
         pair = batched.pairwise(x)
     assert pair.shape == (3, 5)
     assert torch.allclose(pair[index, torch.arange(5)], got.detach(), rtol=1e-5, atol=1e-6)
     got.sum().backward()
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
-    # the SCRAPL term draws, call after call, the paths MatchObjective draws with that seed
-    with_scrapl = BatchObjective(targets, rate, scrapl_weight=0.5, seed=3)
-    singles = [MatchObjective(targets[k], rate, scrapl_weight=0.5, seed=3) for k in range(3)]
+    # the SCRAPL term: the path drawn by a sampler with that seed, the distance on it
+    # divided by that of silence
+    from scrapl.loss import SCRAPLLoss
+    with_scrapl = MatchObjective(targets, rate, scrapl_weight=0.5, seed=3)
+    ref = SCRAPLLoss(**jtfs_config(n, rate), use_rho_log1p=True, grad_mult=1.0,
+                     use_p_adam=False, use_p_saga=False, seed=3)
+    low = lambda s: resample_to_length(s, rate, JTFS_RATE, ref.jtfs.N).unsqueeze(1)
     for _ in range(2):
+        path = ref.sample_path()
         with torch.no_grad():
-            got = with_scrapl(x, index)
-            want = torch.stack([single(x) for single in singles])     # (3 targets, 5 rows)
-        want = want[index, torch.arange(5)]
-        assert torch.allclose(got, want, rtol=1e-4, atol=1e-6)
+            term = (with_scrapl(x, index) - batched(x, index)) / 0.5
+            t = low(targets)[index]
+            d = ref.path_distances(low(x), t, [path], reduction="none")[0]
+            silence = ref.path_distances(torch.zeros_like(t), t, [path], reduction="none")[0]
+        assert torch.allclose(term, d / silence, rtol=1e-4, atol=1e-6)
 
 
-def test_batch_distances_equal_match_distances():
+def test_batch_distances_equal_their_definitions():
+    import torchaudio
+    from scrapl.jtfs_loss import JTFSLoss
+    from scrapl.mss import MSSLoss
     s = synths.get("tr808", voice="RS", duration=0.05)
+    rate = s.sample_rate
     x = s(torch.rand(2, s.n_params, generator=torch.Generator().manual_seed(1))).reshape(2, -1)
     t = s(s.default_theta(2)).reshape(2, -1)
-    got = batch_distances(torch.cat([x, t[:1]]), t, s.sample_rate, torch.tensor([0, 1, 1]))
+    got = batch_distances(torch.cat([x, t[:1]]), t, rate, torch.tensor([0, 1, 1]))
+    mel = torchaudio.transforms.MelSpectrogram(rate, n_fft=2048, hop_length=256, n_mels=128)
+    lm = lambda a: torch.log(mel(a) + 1e-6)
+    cfg = jtfs_config(x.shape[-1], rate)
+    jtfs = JTFSLoss(**cfg, use_rho_log1p=True)
+    low = lambda a: resample_to_length(a, rate, JTFS_RATE, cfg["shape"]).unsqueeze(1)
     for i, (a, b) in enumerate(((x[0], t[0]), (x[1], t[1]), (t[0], t[1]))):
-        want = match_distances(a, b, s.sample_rate)
+        a, b = a.reshape(1, -1), b.reshape(1, -1)
+        with torch.no_grad():
+            want = {"log_mel": float((lm(a) - lm(b)).abs().mean()),
+                    "mss": float(MSSLoss(mode="log")(a.unsqueeze(1), b.unsqueeze(1))),
+                    "mss_revisited": float(MSSLoss(mode="revisited")(a.unsqueeze(1),
+                                                                     b.unsqueeze(1))),
+                    "envelope_db": float((envelope_db(a) - envelope_db(b)).abs().mean()),
+                    "jtfs": float(jtfs(low(a), low(b)))}
         assert got[i].keys() == want.keys()
         for k in want:
             assert got[i][k] == pytest.approx(want[k], rel=1e-4, abs=1e-6), k
+        assert match_distances(a, b, rate) == pytest.approx(got[i], rel=1e-5, abs=1e-7)
 
 
 def test_window_duration_grid():
@@ -95,19 +135,9 @@ def test_window_duration_grid():
     assert window_duration(0.300, 0.1, rate) == window_duration(0.305, 0.1, rate)
 
 
-def test_single_sound_batch_equals_match_preset(tmp_path, monkeypatch):
+def test_single_sound_batch_equals_match_preset(tmp_path):
     """With exact windows (length_tolerance=0) batch matching is match_preset: the same
     voice detection over every voice and the same refined parameters."""
-    import matching.match as M
-    search = M._search
-
-    def best_first(*args, **kwargs):
-        # match_preset's _search reports the default preset's score as the voice's best
-        # (float(scores[0]) of the unsorted scores); batch matching ranks voices by the
-        # best candidate, as the docstring says: compare with that
-        theta, scores, _ = search(*args, **kwargs)
-        return theta, scores, float(scores[0])
-    monkeypatch.setattr(M, "_search", best_first)
     sound = _sound(tmp_path / "snare.wav", "SD", {"level": 7.0, "tone": 3.0, "snappy": 6.0})
     want = match_preset(sound, "tr808", **FAST)
     result = match_batch([sound], tmp_path / "out", "tr808", length_tolerance=0.0, **FAST)

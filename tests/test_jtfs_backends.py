@@ -4,7 +4,7 @@ scrapl's JTFS calls only the kernels dispatcher (``kernels.dispatch``), which pi
 implementation per call from the tensors' device and ``SYNTHMATCH_KERNELS``:
 
 * ``reference`` (the plain torch definitions) vs ``cpu`` (fused CPU ops) and ``auto``
-  (on the CPU: fused CPU ops + the numba modulus), on small configurations, float32 and
+  (on the CPU: the fused CPU ops), on small configurations, float32 and
   float64: single paths with their input gradient, and the full transform;
 * ``triton``: ``tests/test_jtfs_triton.py``, run under triton's interpreter in a
   subprocess by ``tests/test_kernels.py::test_triton_kernels_under_interpreter`` (the

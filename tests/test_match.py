@@ -71,3 +71,31 @@ def test_picks_the_voice_of_a_rendered_sound():
 def test_array_input_needs_a_sample_rate():
     with pytest.raises(ValueError, match="sample_rate"):
         match_preset(np.ones(100), "tr808", voice="BD")
+
+
+def test_refinement_adam_equals_torch_adam():
+    from matching.match import Adam
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(3, 5, generator=g).requires_grad_(True)
+    b = a.detach().clone().requires_grad_(True)
+    ours, ref = Adam(a, lr=0.05), torch.optim.Adam([b], lr=0.05)
+    for k in range(20):
+        target = torch.randn(3, 5, generator=g)
+        for p, opt in ((a, ours), (b, ref)):
+            opt.zero_grad()
+            ((p - target) ** 3).abs().sum().backward()
+            opt.step()
+        assert torch.allclose(a, b, rtol=1e-6, atol=1e-7), k
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("steps", -1, "steps must be an integer >= 0"),
+    ("n_starts", 0, "n_starts must be an integer >= 1"),
+    ("candidates", 2.5, "candidates must be an integer >= 0"),
+    ("detect_steps", True, "detect_steps must be an integer >= 0")])
+def test_match_options_are_checked(option, value, message):
+    audio = torch.zeros(4410)
+    audio[0] = 1.0
+    with pytest.raises(ValueError, match=message):
+        match_preset(audio, "tr808", voice="RS", sample_rate=44100, progress=False,
+                     **{option: value})
