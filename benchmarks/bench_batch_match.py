@@ -2,12 +2,13 @@
 worker processes (``torchrun``), on the CPU (and on a GPU when one is available).
 
     .venv/bin/python benchmarks/bench_batch_match.py [--sounds 12] [--voices RS,CL,CB,MA]
-        [--detect] [--steps 60] [--candidates 32] [--batch-sizes 1,4,16] [--procs 1,2]
+        [--detect] [--steps N] [--candidates N] [--batch-sizes 1,4,16] [--procs 1,2]
         [--threads 2] [--device cpu,cuda] [--repeats 1] [--no-jtfs-distance]
         [--rows per-file,batch,torchrun,cuda] [--out results.json]
 
 The sounds are renders of random presets (seed 4242) of ``--voices`` of the tr808, written
-as WAV files.  Matching uses ``--steps`` refinement steps and ``--candidates`` random presets;
+as WAV files.  Matching uses ``--steps`` refinement steps and ``--candidates`` random presets
+(default: match_preset's);
 with ``--detect`` every voice of the synth is searched (voice detection), else the voice is
 given (``--voices`` must then name one voice).
 
@@ -21,8 +22,8 @@ Rows:
   ``--threads`` are split between the N processes);
 * ``batch b (cuda)``: ``match_batch(..., device="cuda")`` when CUDA is available.
 
-``--no-jtfs-distance`` leaves the full-JTFS distance out of the batch rows' reports (it is
-most of the report's cost; the per-file row always computes it).
+``--no-jtfs-distance`` leaves the full-JTFS distance out of the reports (it is most of the
+report's cost).
 
 Each row reports wall seconds and sounds per second; every run writes into a fresh folder
 (nothing is skipped).
@@ -48,7 +49,7 @@ import torch  # noqa: E402
 import synths  # noqa: E402
 from matching.audio import write_audio  # noqa: E402
 from matching.batch import match_batch  # noqa: E402
-from matching.match import match_preset  # noqa: E402
+from matching.match import CANDIDATES, STEPS, match_preset  # noqa: E402
 
 SEED = 4242
 
@@ -79,8 +80,8 @@ def main() -> None:
     ap.add_argument("--sounds", type=int, default=12)
     ap.add_argument("--voices", default="RS,CL,CB,MA")
     ap.add_argument("--detect", action="store_true", help="voice detection over every voice")
-    ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--candidates", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=STEPS)
+    ap.add_argument("--candidates", type=int, default=CANDIDATES)
     ap.add_argument("--batch-sizes", default="1,4,16")
     ap.add_argument("--procs", default="1,2")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -88,8 +89,7 @@ def main() -> None:
     ap.add_argument("--rows", default="per-file,batch,torchrun,cuda",
                     help="which kinds of rows to run (default all)")
     ap.add_argument("--no-jtfs-distance", action="store_true",
-                    help="batch rows: leave the full-JTFS distance out of the reports "
-                         "(match_preset, the per-file row, always computes it)")
+                    help="leave the full-JTFS distance out of the reports")
     ap.add_argument("--repeats", type=int, default=1,
                     help="run each row this many times; report the fastest (the least "
                          "disturbed by other load) and every time")
@@ -104,7 +104,8 @@ def main() -> None:
     procs = [int(p) for p in args.procs.split(",")]
     devices = args.device.split(",")
     torch.set_num_threads(args.threads)
-    opts = dict(steps=args.steps, candidates=args.candidates, progress=False)
+    opts = dict(steps=args.steps, candidates=args.candidates, progress=False,
+                jtfs_distance=not args.no_jtfs_distance)
     work = Path(tempfile.mkdtemp(prefix="bench_batch_match_"))
     rows = []
 
@@ -140,7 +141,7 @@ def main() -> None:
             def run(r):
                 res = match_batch([folder], work / f"{device}{b}_{r}", "tr808", voice=voice,
                                   batch_size=b, device=device,
-                                  jtfs_distance=not args.no_jtfs_distance, **opts)
+                                  **opts)
                 if device == "cuda":
                     torch.cuda.synchronize()
                 assert res.count("ok") == args.sounds, [i.error for i in res.failed]

@@ -26,7 +26,10 @@ both relative to supervised, like the paper's Figure 1) to ``--out`` (default
 
 ``--scale tiny`` (CI smoke test, a few minutes on 2 cores): 4 x 4 cells x 2 seeds, 0.5 s
 signals, a small JTFS and encoder, a few steps per method; it checks that every method runs
-and the report is written, nothing about accuracy.  ``--scale paper`` is meant for a GPU.
+and the report is written, nothing about accuracy.  ``--scale small`` trains for real on
+the CPU (8 x 8 cells x 2 seeds, 1 s signals, N = 8192, J = 9, a 4-block encoder, 150 steps
+of 8): the ordering of the methods at a scale two cores can run.  ``--scale paper`` is
+meant for a GPU.
 Every run is recorded with its configuration in ``results.json``.
 """
 from __future__ import annotations
@@ -65,6 +68,12 @@ SCALES = {
                  jtfs=dict(shape=4096, J=6, Q1=4, Q2=1, J_fr=2, Q_fr=1, T=None, F=None,
                            use_rho_log1p=False, grad_mult=1e8),
                  warmup_iters=2, val_paths=4),
+    # a CPU-sized run that trains (2 cores, ~30-45 min for every method): 1 s signals
+    "small": dict(grid=8, noise_seeds=2, duration=1.0, batch_size=8, steps=150, val_every=25,
+                  out_channels=(16, 16, 16, 16), latent_dim=32, dropout=0.0, lr=1e-3,
+                  jtfs=dict(shape=8192, J=9, Q1=8, Q2=2, J_fr=3, Q_fr=2, T=None, F=None,
+                            use_rho_log1p=False, grad_mult=1e8),
+                  warmup_iters=5, val_paths=8),
     "paper": dict(grid=32, noise_seeds=5, duration=4.0, batch_size=32, steps=20000,
                   val_every=500, out_channels=(128,) * 5, latent_dim=128, dropout=0.25,
                   lr=1e-4,

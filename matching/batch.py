@@ -56,7 +56,7 @@ from synths.preset import Preset
 
 from .audio import fit_length
 from .distributed import DistContext, context as _dist_context, shard_list
-from .match import (CANDIDATES, DETECT_STEPS, DETECT_VOICES, N_STARTS, STEPS,
+from .match import (CANDIDATES, DETECT_STEPS, DETECT_VOICES, LR, N_STARTS, STEPS,
                     check_match_options)
 from .objective import FFT_SIZES, Distances, MatchObjective, batch_distances
 
@@ -218,7 +218,7 @@ class _Job:
     candidates: int = CANDIDATES
     n_starts: int = N_STARTS
     steps: int = STEPS
-    lr: float = 0.05
+    lr: float = LR
     scrapl_weight: float = 0.5
     detect_voices: int = DETECT_VOICES
     detect_steps: int = DETECT_STEPS
@@ -405,7 +405,7 @@ def match_batch(inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path],
                 synth: str = "tr808", voice: Optional[str] = None, *, batch_size: int = 16,
                 length_tolerance: float = 0.1, refine: bool = True, seed: int = 0,
                 candidates: int = CANDIDATES, n_starts: int = N_STARTS, steps: int = STEPS,
-                lr: float = 0.05, scrapl_weight: float = 0.5,
+                lr: float = LR, scrapl_weight: float = 0.5,
                 detect_voices: int = DETECT_VOICES, detect_steps: int = DETECT_STEPS,
                 use_encoder: bool = True, jtfs_distance: bool = True,
                 kit: Optional[Union[str, Path]] = None,

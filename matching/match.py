@@ -37,12 +37,13 @@ from .models import load_pretrained
 from .objective import MatchObjective, batch_distances
 from .targets import Target, effective_duration, load_target, prepare_target
 
-__all__ = ["MatchResult", "match_preset", "CANDIDATES", "N_STARTS", "STEPS", "DETECT_VOICES",
-           "DETECT_STEPS"]
+__all__ = ["MatchResult", "match_preset", "CANDIDATES", "N_STARTS", "STEPS", "LR",
+           "DETECT_VOICES", "DETECT_STEPS"]
 
 #: defaults of :func:`match_preset` (and of batch matching): random presets per voice,
-#: refinement starts and steps, voices refined before the choice and their steps
-CANDIDATES, N_STARTS, STEPS, DETECT_VOICES, DETECT_STEPS = 32, 2, 40, 3, 0
+#: refinement starts, steps and Adam learning rate (on parameter logits), voices refined
+#: before the choice and their steps
+CANDIDATES, N_STARTS, STEPS, LR, DETECT_VOICES, DETECT_STEPS = 32, 2, 40, 0.1, 3, 0
 
 
 @dataclass
@@ -150,7 +151,7 @@ def _encoder_estimate(synth: str, voice: Optional[str], audio: torch.Tensor
 def match_preset(audio: Union[str, Path, torch.Tensor, np.ndarray], synth: str = "tr808",
                  voice: Optional[str] = None, refine: bool = True, seed: int = 0,
                  sample_rate: Optional[int] = None, candidates: int = CANDIDATES,
-                 n_starts: int = N_STARTS, steps: int = STEPS, lr: float = 0.05,
+                 n_starts: int = N_STARTS, steps: int = STEPS, lr: float = LR,
                  scrapl_weight: float = 0.5, detect_voices: int = DETECT_VOICES,
                  detect_steps: int = DETECT_STEPS, use_encoder: bool = True,
                  jtfs_distance: bool = True, progress: bool = True) -> MatchResult:

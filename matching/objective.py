@@ -150,8 +150,8 @@ class Distances:
 
     def __init__(self, jtfs: bool = True):
         self.with_jtfs = jtfs
-        self._jtfs: Dict[int, nn.Module] = {}
-        self._mel: Dict[int, nn.Module] = {}
+        self._jtfs: Dict[tuple, nn.Module] = {}         # by (length, device)
+        self._mel: Dict[tuple, nn.Module] = {}          # by (sample rate, device)
 
     def __call__(self, x: torch.Tensor, target: torch.Tensor, sample_rate: int,
                  index: Optional[torch.Tensor] = None, chunk: int = 8
@@ -174,12 +174,14 @@ class Distances:
         target = target.reshape(target.shape[0], -1).float()
         n = x.shape[-1]
         cfg = jtfs_config(n, sample_rate)
-        if sample_rate not in self._mel:
-            self._mel[sample_rate] = torchaudio.transforms.MelSpectrogram(
+        mel_key, jtfs_key = (sample_rate, x.device), (n, x.device)
+        if mel_key not in self._mel:
+            self._mel[mel_key] = torchaudio.transforms.MelSpectrogram(
                 sample_rate, n_fft=2048, hop_length=256, n_mels=128).to(x.device)
-        if n not in self._jtfs and self.with_jtfs:
-            self._jtfs[n] = JTFSLoss(**cfg, use_rho_log1p=True, reduction="none").to(x.device)
-        mel, jtfs = self._mel[sample_rate], self._jtfs.get(n)
+        if jtfs_key not in self._jtfs and self.with_jtfs:
+            self._jtfs[jtfs_key] = JTFSLoss(**cfg, use_rho_log1p=True,
+                                            reduction="none").to(x.device)
+        mel, jtfs = self._mel[mel_key], self._jtfs.get(jtfs_key)
         index = index.to(x.device)
         with torch.no_grad():
             lm = lambda s: torch.log(mel(s) + 1e-6)

@@ -7,5 +7,5 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/bootstrap.sh"
 cd "$root"
 mkdir -p out
-exec "${SYNTHMATCH_VENV:-$root/.venv}/bin/synthmatch" match examples/sounds/kick.wav --synth tr808 --voice BD \
-    --steps 100 -o out/kick.json --midi out/kick.mid --wav out/kick_match.wav --plot out/kick.png "$@"
+exec "${SYNTHMATCH_VENV:-$root/.venv}/bin/synthmatch" match examples/sounds/kick.wav --synth tr808 \
+    -o out/kick.json --midi out/kick.mid --wav out/kick_match.wav --plot out/kick.png "$@"
