@@ -43,6 +43,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -141,13 +142,15 @@ def _optimizer_state_bytes(out_dir: Path) -> int:
     return total
 
 
-def run_one(method: str, scale_name: str, seed: int, out_dir: Path, device: str) -> dict:
-    """Train one method (in this process) and evaluate it on the test split."""
+def run_one(method: str, scale_name: str, seed: int, out_dir: Path, device: str,
+            overrides: Optional[dict] = None) -> dict:
+    """Train one method (in this process) and evaluate it on the test split;
+    ``overrides`` replace entries of the scale (``steps``, ``val_every``)."""
     import torch
     from matching.models import load_model
     from matching.train import TrainConfig, train
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-    scale = SCALES[scale_name]
+    scale = {**SCALES[scale_name], **(overrides or {})}
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     data = GridData(scale, split_seed=0, device=device)
     opts = dict(METHODS[method])
@@ -237,11 +240,14 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help="report folder (default docs/paper_granular/<scale>)")
     ap.add_argument("--work", help="training folders (default <out>/runs)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--steps", type=int, help="training steps (default: the scale's)")
+    ap.add_argument("--val-every", type=int, help="validate every N steps (default: the scale's)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:                      # one method in a fresh process: clean peak memory
         w = json.loads(args.worker)
-        row = run_one(w["method"], w["scale"], w["seed"], Path(w["dir"]), w["device"])
+        row = run_one(w["method"], w["scale"], w["seed"], Path(w["dir"]), w["device"],
+                      w.get("overrides"))
         print("@@ROW@@ " + json.dumps(row), flush=True)
         return 0
     methods = args.methods.split(",")
@@ -253,8 +259,11 @@ def main(argv=None) -> int:
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         for m in methods:
+            overrides = {k: v for k, v in (("steps", args.steps),
+                                           ("val_every", args.val_every)) if v is not None}
             job = {"method": m, "scale": args.scale, "seed": seed,
-                   "dir": str(work / f"{m}-seed{seed}"), "device": args.device}
+                   "dir": str(work / f"{m}-seed{seed}"), "device": args.device,
+                   "overrides": overrides}
             t0 = time.perf_counter()
             proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(job)],
                                   capture_output=True, text=True,

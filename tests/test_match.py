@@ -99,3 +99,14 @@ def test_match_options_are_checked(option, value, message):
     with pytest.raises(ValueError, match=message):
         match_preset(audio, "tr808", voice="RS", sample_rate=44100, progress=False,
                      **{option: value})
+
+
+def test_plot_match_writes_a_png(tmp_path):
+    from matching.plot import plot_match
+    t = torch.arange(22050) / 44100
+    target = torch.sin(2 * torch.pi * 110 * t) * torch.exp(-t / 0.1)
+    match = torch.sin(2 * torch.pi * 120 * t) * torch.exp(-t / 0.05)
+    out = tmp_path / "m.png"
+    plot_match(out, target, match, 44100, title="a -> b")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+    assert [p.name for p in tmp_path.iterdir()] == ["m.png"]      # no temporary left
