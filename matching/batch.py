@@ -58,7 +58,7 @@ from .audio import fit_length
 from .distributed import DistContext, context as _dist_context, shard_list
 from .match import (CANDIDATES, DETECT_STEPS, DETECT_VOICES, LR, N_STARTS, STEPS,
                     check_match_options)
-from .objective import FFT_SIZES, Distances, MatchObjective, batch_distances
+from .objective import FFT_SIZES, MatchObjective, batch_distances
 
 __all__ = ["AUDIO_SUFFIXES", "SUMMARY_NAME", "SUMMARY_FIELDS", "BatchItem",
            "BatchResult", "batch_distances", "expand_inputs", "output_names", "match_batch",
@@ -224,7 +224,8 @@ class _Job:
     detect_steps: int = DETECT_STEPS
     use_encoder: bool = True
     device: torch.device = torch.device("cpu")
-    distances: Distances = field(default_factory=Distances)
+    jtfs_distance: bool = True
+    refine_progress: bool = False       # a progress bar for the final refinement
     models: Dict[Tuple[str, str], nn.Module] = field(default_factory=dict)
 
 
@@ -250,8 +251,11 @@ def _estimates(job: _Job, voice, sounds: List[_Sound]) -> Optional[torch.Tensor]
         return model(audio.to(job.device)).clamp(0, 1)
 
 
-def _match_group(job: _Job, sounds: List[_Sound]) -> List[Tuple[Preset, Dict[str, Any]]]:
-    """Match sounds that share one window; returns (preset, report) per sound."""
+def _match_group(job: _Job, sounds: List[_Sound]
+                 ) -> List[Tuple[Preset, Dict[str, Any], torch.Tensor, torch.Tensor]]:
+    """Match sounds that share one window; returns per sound (preset, report, rendered
+    match, target fitted to the window), both (n,) on the CPU.  ``match_preset`` is this
+    for one sound."""
     from .match import _refine
     started = time.perf_counter()
     dev, K = job.device, len(sounds)
@@ -329,7 +333,8 @@ def _match_group(job: _Job, sounds: List[_Sound]) -> List[Tuple[Preset, Dict[str
             index = torch.arange(len(members), device=dev).repeat_interleave(per)
             objective = MatchObjective(targets, rate, scrapl_weight=job.scrapl_weight,
                                        seed=job.seed).to(dev)
-            refined, _ = _refine(s, objective.rows(index), starts, job.steps, job.lr, False, "")
+            refined, _ = _refine(s, objective.rows(index), starts, job.steps, job.lr,
+                                 job.refine_progress, f"refining {job.synth}:{v}")
             final = MatchObjective(targets, rate).to(dev)
             with torch.no_grad():
                 scores = final(s(refined), index).reshape(len(members), per)
@@ -340,8 +345,10 @@ def _match_group(job: _Job, sounds: List[_Sound]) -> List[Tuple[Preset, Dict[str
             default = s(s.default_theta(1).to(dev)).reshape(1, -1).expand(len(members), -1)
             random_best = s(best_random).reshape(len(members), -1)
         m = len(members)
-        dist = job.distances(torch.cat([match, default, random_best]), targets, rate,
-                             torch.arange(m).repeat(3))
+        # the full-JTFS distance (the slowest) for the matches only
+        dist = batch_distances(match, targets, rate, jtfs=job.jtfs_distance)
+        dist += batch_distances(torch.cat([default, random_best]), targets, rate,
+                                torch.arange(m).repeat(2), jtfs=False)
         for j, k in enumerate(members):
             snd = sounds[k]
             report = {
@@ -361,9 +368,10 @@ def _match_group(job: _Job, sounds: List[_Sound]) -> List[Tuple[Preset, Dict[str
                 "matched_from": snd.target.source, "voice_scores": report["voices"],
                 "distances": report["distances"], "duration_s": snd.duration,
                 "window_s": snd.window, "baselines": report["baselines"]})
-            results[k] = (dataclasses.replace(preset, name=snd.name), report)
+            results[k] = (dataclasses.replace(preset, name=snd.name), report,
+                          match[j].cpu(), targets[j].cpu())
     share = round((time.perf_counter() - started) / K, 3)
-    for preset, report in results:
+    for preset, report, _, _ in results:
         report["time_s"] = share
         preset.metadata["time_s"] = share
     return results      # type: ignore[return-value]
@@ -450,7 +458,7 @@ def match_batch(inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path],
     job = _Job(synth, list(cls.voices) if voice is None else [voice], refine, seed, candidates,
                n_starts, steps, lr, scrapl_weight, detect_voices, detect_steps, use_encoder,
                torch.device(device) if device is not None else torch.device("cpu"),
-               Distances(jtfs_distance))
+               jtfs_distance)
 
     mine = shard_list(files, dist.rank, dist.world_size)
     items: Dict[str, BatchItem] = {}
@@ -491,7 +499,7 @@ def match_batch(inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path],
                     items[key] = BatchItem(key, "failed", duration_s=snd.duration,
                                            window_s=snd.window, error=outcome)
                     continue
-                preset, report = outcome
+                preset, report = outcome[:2]
                 path = out / f"{snd.name}.json"
                 try:
                     preset.save(path)
@@ -524,7 +532,7 @@ def match_batch(inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path],
                        kit_error, problems)
 
 
-def _match_chunk(job: _Job, chunk: List[_Sound]) -> List[Union[str, Tuple[Preset, dict]]]:
+def _match_chunk(job: _Job, chunk: List[_Sound]) -> List[Union[str, tuple]]:
     """``_match_group`` on the chunk; if it fails, sound by sound, so that only the sounds
     that fail alone are reported (with their reason)."""
     try:
@@ -532,7 +540,7 @@ def _match_chunk(job: _Job, chunk: List[_Sound]) -> List[Union[str, Tuple[Preset
     except Exception as exc:                         # noqa: BLE001
         if len(chunk) == 1:
             return [_reason(exc)]
-    out: List[Union[str, Tuple[Preset, dict]]] = []
+    out: List[Union[str, tuple]] = []
     for snd in chunk:
         try:
             out.append(_match_group(job, [snd])[0])

@@ -15,7 +15,9 @@
    preset, best random preset) and the time taken.
 
 Encoders ship for every voice of tr808, for ddsp808 and the granular texture
-(``matching/pretrained/``, trained by ``scripts/train_pretrained.py``).
+(``matching/pretrained/``, trained by ``scripts/train_pretrained.py``).  The work is done by
+:mod:`matching.batch` (``_match_group``), which matches sounds in batches; a match is that
+for one sound over its own duration.
 """
 from __future__ import annotations
 
@@ -32,9 +34,8 @@ import torch
 import synths
 from synths.preset import Preset
 
-from .audio import fit_length
 from .models import load_pretrained
-from .objective import MatchObjective, batch_distances
+from .objective import MatchObjective
 from .targets import Target, effective_duration, load_target, prepare_target
 
 __all__ = ["MatchResult", "match_preset", "CANDIDATES", "N_STARTS", "STEPS", "LR",
@@ -63,19 +64,6 @@ def _target(audio, sample_rate: Optional[int], rate: int) -> Target:
     if sample_rate is None:
         raise ValueError("sample_rate is required when audio is an array or tensor")
     return prepare_target(audio, sample_rate, rate)
-
-
-def _search(synth, objective: MatchObjective, candidates: int, gen: torch.Generator,
-            extra: Optional[torch.Tensor] = None):
-    """Default + ``extra`` (e.g. the encoder's estimate) + random presets, scored; returns
-    (theta sorted best first, their scores, the scores in the order default, extra,
-    random)."""
-    theta = torch.cat([synth.default_theta(1)] + ([extra] if extra is not None else [])
-                      + [torch.rand(candidates, synth.n_params, generator=gen)])
-    with torch.no_grad():
-        scores = torch.cat([objective(synth(chunk)) for chunk in theta.split(64)])
-    order = torch.argsort(scores)
-    return theta[order], scores[order], scores
 
 
 def check_match_options(**counts: int) -> None:
@@ -136,18 +124,6 @@ def _pretrained(synth: str, voice: Optional[str]):
     return load_pretrained(synth, voice)
 
 
-def _encoder_estimate(synth: str, voice: Optional[str], audio: torch.Tensor
-                      ) -> Optional[torch.Tensor]:
-    """The shipped encoder's parameter estimate (1, n_params) for the prepared target, or
-    None if no model ships for this voice.  The model reads the target at the length it
-    was trained on (the voice's default duration)."""
-    model = _pretrained(synth, voice)
-    if model is None:
-        return None
-    with torch.no_grad():
-        return model(fit_length(audio, model.features.n_samples).reshape(1, -1)).clamp(0, 1)
-
-
 def match_preset(audio: Union[str, Path, torch.Tensor, np.ndarray], synth: str = "tr808",
                  voice: Optional[str] = None, refine: bool = True, seed: int = 0,
                  sample_rate: Optional[int] = None, candidates: int = CANDIDATES,
@@ -173,67 +149,19 @@ def match_preset(audio: Union[str, Path, torch.Tensor, np.ndarray], synth: str =
     """
     check_match_options(candidates=candidates, n_starts=n_starts, steps=steps,
                         detect_voices=detect_voices, detect_steps=detect_steps)
+    from .batch import _Job, _Sound, _match_group, window_duration
     started = time.perf_counter()
     cls = synths.synth_class(synth)
     rate = cls.default_sample_rate
     tgt = _target(audio, sample_rate, rate)
     duration = effective_duration(tgt.audio, rate)
     voices: List[Optional[str]] = list(cls.voices) if voice is None else [voice]
-    gen = torch.Generator().manual_seed(seed)
-    per_voice: Dict[str, Dict[str, Any]] = {}
-    for v in voices:
-        s = synths.get(synth, voice=v, duration=duration, seed=seed)
-        objective = MatchObjective(fit_length(tgt.audio, s.n_samples), rate)
-        estimate = _encoder_estimate(synth, v, tgt.audio) if use_encoder else None
-        theta, scores, raw = _search(s, objective, candidates, gen, estimate)
-        per_voice[str(v)] = {"voice": v, "synth": s, "theta": theta, "score": float(scores[0]),
-                             "default_score": float(raw[0])}
-        if estimate is not None:
-            per_voice[str(v)]["encoder_score"] = float(raw[1])
-    # the most promising voices get a short refinement before the choice
-    finalists = sorted(per_voice.values(), key=lambda d: d["score"])[:detect_voices]
-    if refine and len(per_voice) > 1 and detect_steps > 0:
-        for d in finalists:
-            objective = MatchObjective(fit_length(tgt.audio, d["synth"].n_samples), rate)
-            theta, scores = _refine(d["synth"], objective, d["theta"][:2], detect_steps, lr,
-                                    False, "")
-            d["theta"] = torch.cat([theta[torch.argsort(scores)], d["theta"][2:]])
-            d["score"] = float(scores.min())
-    chosen = min(finalists, key=lambda d: d["score"])
-    s, v = chosen["synth"], chosen["voice"]
-    target = fit_length(tgt.audio, s.n_samples)
-    theta = chosen["theta"][:1]
-    if refine:
-        objective = MatchObjective(target, rate, scrapl_weight=scrapl_weight, seed=seed)
-        starts = chosen["theta"][:n_starts]
-        refined, _ = _refine(s, objective, starts, steps, lr, progress, f"refining {synth}:{v}")
-        final = MatchObjective(target, rate)
-        with torch.no_grad():
-            scores = final(s(refined))
-        theta = refined[int(torch.argmin(scores))].unsqueeze(0)
-    with torch.no_grad():
-        renders = s(torch.cat([theta, s.default_theta(1), chosen["theta"][:1]]))
-        renders = renders.reshape(3, -1)          # match, default preset, best random
-    match = renders[0]
-    # the full-JTFS distance (the slowest) for the match only, the others for all three
-    dist, default_dist, random_dist = batch_distances(renders, target.reshape(1, -1), rate,
-                                                      torch.zeros(3, dtype=torch.long),
-                                                      jtfs=False)
-    if jtfs_distance:
-        dist.update(batch_distances(renders[:1], target.reshape(1, -1), rate)[0])
-    elapsed = time.perf_counter() - started
-    report = {
-        "source": tgt.source, "synth": synth, "voice": v, "duration_s": duration,
-        "onset_s": tgt.onset_s, "refined": refine, "seed": seed, "time_s": round(elapsed, 3),
-        "voices": {k: round(d["score"], 5) for k, d in per_voice.items()},
-        "default_scores": {k: round(d["default_score"], 5) for k, d in per_voice.items()},
-        "encoder_scores": {k: round(d["encoder_score"], 5) for k, d in per_voice.items()
-                           if "encoder_score" in d},
-        "distances": dist,
-        "baselines": {"default_preset": default_dist,
-                      f"best_of_{candidates}_random": random_dist},
-    }
-    preset = Preset.from_theta(s, theta[0], metadata={
-        "matched_from": tgt.source, "voice_scores": report["voices"],
-        "distances": report["distances"], "duration_s": duration})
+    job = _Job(synth, voices, refine, seed, candidates, n_starts, steps, lr, scrapl_weight,
+               detect_voices, detect_steps, use_encoder, jtfs_distance=jtfs_distance,
+               refine_progress=progress)
+    name = Path(tgt.source).stem if isinstance(audio, (str, Path)) else None
+    sound = _Sound(Path(tgt.source), name, tgt, duration, window_duration(duration, 0.0, rate))
+    ((preset, report, match, target),) = _match_group(job, [sound])
+    report["time_s"] = round(time.perf_counter() - started, 3)
+    preset.metadata["time_s"] = report["time_s"]
     return MatchResult(preset, match, target, rate, report)
