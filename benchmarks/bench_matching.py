@@ -1,12 +1,14 @@
 """Matching quality and speed (matching issue).
 
     .venv/bin/python benchmarks/bench_matching.py [--sections params,voices,external,cli]
-        [--per-voice 5] [--voices BD,SD,...] [--steps 150] [--random 1000] [--out r.json]
+        [--per-voice 5] [--voices BD,SD,...] [--steps 150] [--starts 2] [--random 1000]
+        [--synths tr808,ddsp808] [--out r.json]
 
 Sections:
 
-* ``params``: for every tr808 voice and ddsp808, ``--per-voice`` held-out random presets
-  (seed 4242, never used in training: training draws with seed 0) rendered at the voice's
+* ``params``: for every tr808 voice of ``--voices`` (``--voices ""``: none) and ddsp808,
+  ``--per-voice`` held-out random presets (seeded per voice from 4242, never used in
+  training: training draws with seed 0) rendered at the voice's
   default length; ``match_preset(audio, synth, voice)`` with ``refine=False`` (encoder
   estimate + random search) and with refinement; per voice the median over presets of the
   mean absolute normalized parameter error, and the median over all presets.
@@ -14,7 +16,8 @@ Sections:
   (detection: encoder estimates + random search per voice, the finalists refined for
   ``--detect-steps``); accuracy = detected voice == rendered voice.
 * ``external``: the bundled sounds in ``examples/sounds/`` (made outside this repo's synths,
-  see ``examples/sounds/make_examples.py``): distances of the match against the default
+  see ``examples/sounds/make_examples.py``), each matched with every synth of ``--synths``
+  (tr808 with its voice detected, ddsp808): distances of the match against the default
   preset and the best of ``--random`` random presets of the matched voice (chosen by the
   match objective).
 * ``cli``: wall time of ``synthmatch match examples/sounds/tom.wav`` (1.0 s) in a fresh
@@ -27,11 +30,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,10 +58,11 @@ def _param_error(result, theta_true: torch.Tensor) -> float:
 
 def section_params(args) -> dict:
     rows = []
-    gen = torch.Generator().manual_seed(SEED)
     cases = [("tr808", v) for v in args.voices] + [("ddsp808", None)]
     for synth, voice in cases:
         s = synths.get(synth, voice=voice, seed=0)
+        # per case, so any subset of --voices draws the same presets
+        gen = torch.Generator().manual_seed(SEED + zlib.crc32(f"{synth}-{voice}".encode()))
         enc, ref, times = [], [], []
         for _ in range(args.per_voice):
             theta = torch.rand(1, s.n_params, generator=gen)
@@ -112,25 +118,38 @@ def section_voices(args) -> dict:
 def section_external(args) -> dict:
     out = {}
     for path in sorted((ROOT / "examples" / "sounds").glob("*.wav")):
-        r = match_preset(str(path), "tr808", progress=False, **args.opts)
-        s = synths.get("tr808", voice=r.preset.voice, duration=r.report["duration_s"], seed=0)
-        objective = MatchObjective(r.target, r.sample_rate)
-        gen = torch.Generator().manual_seed(SEED + 2)
-        theta = torch.rand(args.random, s.n_params, generator=gen)
-        with torch.no_grad():
-            scores = torch.cat([objective(s(t)) for t in theta.split(100)])
-            best = s(theta[int(torch.argmin(scores))].unsqueeze(0)).reshape(-1)
-            default = s(s.default_theta(1)).reshape(-1)
-        d = {"match": r.report["distances"],
-             "default_preset": match_distances(default, r.target, r.sample_rate),
-             f"best_of_{args.random}_random": match_distances(best, r.target, r.sample_rate)}
-        out[path.name] = {"voice": r.preset.voice, "distances": d}
-        print(f"{path.name} -> tr808 {r.preset.voice}")
-        keys = list(d["match"])
-        print("| | " + " | ".join(keys) + " |")
-        print("|---|" + "---|" * len(keys))
-        for label, dist in d.items():
-            print(f"| {label} | " + " | ".join(f"{dist[k]:.4g}" for k in keys) + " |")
+        for synth in args.synths:
+            r = match_preset(str(path), synth, progress=False, **args.opts)
+            s = synths.get(synth, voice=r.preset.voice, duration=r.report["duration_s"], seed=0)
+            objective = MatchObjective(r.target, r.sample_rate)
+            gen = torch.Generator().manual_seed(SEED + 2)
+            theta = torch.rand(args.random, s.n_params, generator=gen)
+            with torch.no_grad():
+                scores = torch.cat([objective(s(t)) for t in theta.split(100)])
+                best = s(theta[int(torch.argmin(scores))].unsqueeze(0)).reshape(-1)
+                default = s(s.default_theta(1)).reshape(-1)
+            best_d = match_distances(best, r.target, r.sample_rate)
+            d = {"match": r.report["distances"],
+                 "default_preset": match_distances(default, r.target, r.sample_rate),
+                 f"best_of_{args.random}_random": best_d}
+            keys = list(d["match"])
+            beats = {label: sum(d["match"][k] < dist[k] for k in keys)
+                     for label, dist in d.items() if label != "match"}
+            # geometric mean over the distances of match / best random (< 1: match closer)
+            ratio = math.exp(statistics.fmean(math.log(d["match"][k] / best_d[k]) for k in keys))
+            out[f"{path.name} {synth}"] = {"synth": synth, "voice": r.preset.voice,
+                                           "distances": d, "match_better_on": beats,
+                                           "geomean_ratio_to_random": ratio,
+                                           "time_s": r.report["time_s"]}
+            print(f"{path.name} -> {synth} {r.preset.voice or ''} ({r.report['time_s']:.1f} s); "
+                  "match better on " + ", ".join(f"{n}/{len(keys)} vs {label}"
+                                                  for label, n in beats.items())
+                  + f"; geometric mean of match / best random {ratio:.3f}")
+            print("| | " + " | ".join(keys) + " |")
+            print("|---|" + "---|" * len(keys))
+            for label, dist in d.items():
+                print(f"| {label} | " + " | ".join(f"{dist[k]:.4g}" for k in keys) + " |",
+                      flush=True)
     return out
 
 
@@ -169,6 +188,10 @@ def main(argv=None) -> int:
     ap.add_argument("--voices", default=",".join(synths.synth_class("tr808").voices))
     ap.add_argument("--steps", type=int, default=None,
                     help="refinement steps (default: match_preset's)")
+    ap.add_argument("--synths", default="tr808,ddsp808",
+                    help="external: the synths each example sound is matched with")
+    ap.add_argument("--starts", type=int, default=None,
+                    help="refinement starts (default: match_preset's)")
     ap.add_argument("--cli-repeats", type=int, default=3)
     ap.add_argument("--random", type=int, default=1000)
     ap.add_argument("--detect-steps", type=int, default=None,
@@ -176,8 +199,10 @@ def main(argv=None) -> int:
                          "(default: match_preset's)")
     ap.add_argument("--out")
     args = ap.parse_args(argv)
-    args.voices = args.voices.split(",")
-    args.opts = {} if args.steps is None else {"steps": args.steps}
+    args.voices = [v for v in args.voices.split(",") if v]
+    args.synths = args.synths.split(",")
+    args.opts = {k: v for k, v in (("steps", args.steps), ("n_starts", args.starts))
+                 if v is not None}
     args.detect_opts = ({} if args.detect_steps is None
                         else {"detect_steps": args.detect_steps})
     torch.set_num_threads(2)

@@ -14,8 +14,9 @@ baselines); what changes is that sounds share the work:
   the exact durations (sounds batch only when their windows are equal) and then gives
   ``match_preset``'s result.  Windows are at least 4096 samples long (the objective's
   longest analysis frame), so clicks shorter than that are matched too.
-* **Search.**  The default preset and the random candidates (seeded, the same draws for
-  every sound, as ``match_preset`` draws them for a given seed) are rendered once per group
+* **Search.**  The default preset and the random candidates (seeded per voice and seed,
+  the same draws for every sound, as ``match_preset`` draws them; ``DETECT_CANDIDATES`` per
+  voice, then the rest of ``candidates`` for the chosen voice) are rendered once per group
   and voice and scored against every target of the group at once (:meth:`MatchObjective.pairwise`,
   spectra computed once); the shipped encoder (where one ships) runs on the group as one
   batch and its estimates join each sound's candidates.
@@ -56,8 +57,8 @@ from synths.preset import Preset
 
 from .audio import fit_length
 from .distributed import DistContext, context as _dist_context, shard_list
-from .match import (CANDIDATES, DETECT_STEPS, DETECT_VOICES, LR, N_STARTS, STEPS,
-                    check_match_options)
+from .match import (CANDIDATES, DETECT_CANDIDATES, DETECT_STEPS, DETECT_VOICES, LR,
+                    N_STARTS, STEPS, check_match_options)
 from .objective import FFT_SIZES, MatchObjective, batch_distances
 
 __all__ = ["AUDIO_SUFFIXES", "SUMMARY_NAME", "SUMMARY_FIELDS", "BatchItem",
@@ -251,6 +252,40 @@ def _estimates(job: _Job, voice, sounds: List[_Sound]) -> Optional[torch.Tensor]
         return model(audio.to(job.device)).clamp(0, 1)
 
 
+def _draws(job: _Job, voice: Optional[str], phase: int) -> torch.Generator:
+    """The random candidates' generator of one voice and phase (0: detection, 1: the rest):
+    seeded by the seed, the voice and the phase only, so a sound gets the same candidates
+    whatever the other voices or sounds of its job."""
+    index = synths.synth_class(job.synth).voices.index(voice)
+    return torch.Generator().manual_seed(job.seed * 1_000_003 + 2 * index + phase)
+
+
+def _more_candidates(job: _Job, modules: Dict[str, Any], sounds: List[_Sound],
+                     chosen: List[Dict[str, Any]], count: int, dev: torch.device) -> None:
+    """Score ``count`` more random presets of each chosen voice (seeded by the seed and the
+    voice, so a sound gets the same ones alone or in a group) for the sounds that chose it,
+    and merge them into their candidates, best first."""
+    for v in job.voices:
+        members = [k for k in range(len(sounds)) if chosen[k]["voice"] == v]
+        if not members:
+            continue
+        s = modules[str(v)]
+        theta = torch.rand(count, s.n_params, generator=_draws(job, v, 1)).to(dev)
+        targets = torch.stack([fit_length(sounds[k].target.audio, s.n_samples)
+                               for k in members]).to(dev)
+        objective = MatchObjective(targets, s.sample_rate).to(dev)
+        chunk = max(64, 2 ** 22 // s.n_samples)
+        with torch.no_grad():
+            scores = torch.cat([objective.pairwise(a)
+                                for a in _render(s, theta, chunk).split(chunk)], dim=1)
+        for j, k in enumerate(members):
+            d = chosen[k]
+            sc = torch.cat([d["scores"], scores[j]])
+            order = torch.argsort(sc)
+            d["theta"], d["scores"] = torch.cat([d["theta"], theta])[order], sc[order]
+            d["score"] = float(sc[order[0]])
+
+
 def _match_group(job: _Job, sounds: List[_Sound]
                  ) -> List[Tuple[Preset, Dict[str, Any], torch.Tensor, torch.Tensor]]:
     """Match sounds that share one window; returns per sound (preset, report, rendered
@@ -261,9 +296,11 @@ def _match_group(job: _Job, sounds: List[_Sound]
     dev, K = job.device, len(sounds)
     rate = synths.synth_class(job.synth).default_sample_rate
     window = sounds[0].window
-    gen = torch.Generator().manual_seed(job.seed)
     state: List[Dict[str, Dict[str, Any]]] = [{} for _ in sounds]
     modules: Dict[str, Any] = {}
+    # DETECT_CANDIDATES per voice pick the voice, the rest go to the chosen one (also when
+    # the voice is given, so that a given voice finds what detecting it finds)
+    first = min(job.candidates, DETECT_CANDIDATES)
     for v in job.voices:
         s = synths.get(job.synth, voice=v, duration=window, seed=job.seed)
         modules[str(v)] = s
@@ -271,8 +308,8 @@ def _match_group(job: _Job, sounds: List[_Sound]
         chunk = max(64, 2 ** 22 // n)
         targets = torch.stack([fit_length(x.target.audio, n) for x in sounds]).to(dev)
         objective = MatchObjective(targets, rate).to(dev)
-        shared = torch.cat([s.default_theta(1), torch.rand(job.candidates, s.n_params,
-                                                           generator=gen)]).to(dev)
+        drawn = torch.rand(first, s.n_params, generator=_draws(job, v, 0))
+        shared = torch.cat([s.default_theta(1), drawn]).to(dev)
         with torch.no_grad():
             scores = torch.cat([objective.pairwise(a) for a in
                                 _render(s, shared, chunk).split(chunk)], dim=1)    # (K, 1+C)
@@ -288,8 +325,8 @@ def _match_group(job: _Job, sounds: List[_Sound]
                 theta = torch.cat([shared[:1], estimate[k:k + 1], shared[1:]])
                 sc = torch.cat([scores[k, :1], est_scores[k:k + 1], scores[k, 1:]])
             order = torch.argsort(sc)
-            entry = {"voice": v, "theta": theta[order], "score": float(sc[order[0]]),
-                     "default_score": float(scores[k, 0])}
+            entry = {"voice": v, "theta": theta[order], "scores": sc[order],
+                     "score": float(sc[order[0]]), "default_score": float(scores[k, 0])}
             if est_scores is not None:
                 entry["encoder_score"] = float(est_scores[k])
             state[k][str(v)] = entry
@@ -313,9 +350,13 @@ def _match_group(job: _Job, sounds: List[_Sound]
             for j, k in enumerate(members):
                 d = state[k][str(v)]
                 th, sc = theta[j * per:(j + 1) * per], scores[j * per:(j + 1) * per]
-                d["theta"] = torch.cat([th[torch.argsort(sc)], d["theta"][per:]])
+                order = torch.argsort(sc)
+                d["theta"] = torch.cat([th[order], d["theta"][per:]])
+                d["scores"] = torch.cat([sc[order], d["scores"][per:]])
                 d["score"] = float(sc.min())
     chosen = [min(f, key=lambda d: d["score"]) for f in finalists]
+    if first < job.candidates:
+        _more_candidates(job, modules, sounds, chosen, job.candidates - first, dev)
 
     results: List[Optional[Tuple[Preset, Dict[str, Any]]]] = [None] * K
     for v in job.voices:

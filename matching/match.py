@@ -3,10 +3,13 @@
 1. The target is loaded (any format libsndfile reads), downmixed, resampled to the synth's
    rate, cut at its onset and trimmed to where it falls below -50 dB of its peak.
 2. Each candidate voice (all voices of the synth when ``voice`` is None) is rendered at that
-   length for the default preset, the shipped encoder's estimate and ``candidates`` random
-   presets (seeded), all scored by :class:`~matching.objective.MatchObjective`; the voice
-   with the best score wins (optionally, ``detect_steps > 0``, the ``detect_voices`` best
-   voices are refined briefly first); the report lists every voice's score.
+   length for the default preset, the shipped encoder's estimate and ``DETECT_CANDIDATES``
+   (8) random presets (seeded per voice), all scored by
+   :class:`~matching.objective.MatchObjective`; the voice with the best score wins
+   (optionally, ``detect_steps > 0``, the ``detect_voices`` best voices are refined briefly
+   first); the report lists every voice's score.  The chosen voice then gets the rest of
+   ``candidates`` random presets (a given voice is searched the same way, so it finds
+   what detecting it finds).
 3. Refinement (``refine=True``): gradient descent (Adam on the logits of the normalized
    parameters) through the synth from those starts, on the log-spectral + envelope
    objective plus a SCRAPL term (one random JTFS path per step).  The best start wins.
@@ -39,12 +42,15 @@ from .objective import MatchObjective
 from .targets import Target, effective_duration, load_target, prepare_target
 
 __all__ = ["MatchResult", "match_preset", "CANDIDATES", "N_STARTS", "STEPS", "LR",
-           "DETECT_VOICES", "DETECT_STEPS"]
+           "DETECT_CANDIDATES", "DETECT_VOICES", "DETECT_STEPS"]
 
 #: defaults of :func:`match_preset` (and of batch matching): random presets per voice,
 #: refinement starts, steps and Adam learning rate (on parameter logits), voices refined
 #: before the choice and their steps
 CANDIDATES, N_STARTS, STEPS, LR, DETECT_VOICES, DETECT_STEPS = 32, 2, 40, 0.1, 3, 0
+#: random presets per voice when the voice is detected (the rest of CANDIDATES go to the
+#: chosen voice)
+DETECT_CANDIDATES = 8
 
 
 @dataclass
@@ -137,13 +143,14 @@ def match_preset(audio: Union[str, Path, torch.Tensor, np.ndarray], synth: str =
     voice: one voice, or None to pick the best-matching voice of the synth.
     refine: gradient refinement from the ``n_starts`` best of ``candidates`` random presets
     (``steps`` Adam steps at ``lr``); ``scrapl_weight`` weights the SCRAPL term.
-    Voice detection picks the voice whose best candidate scores best; with
+    Voice detection picks the voice whose best candidate (of its encoder estimate, default
+    and ``DETECT_CANDIDATES`` random presets) scores best; with
     ``detect_steps > 0`` it first refines the ``detect_voices`` best voices for
     ``detect_steps`` steps each.  ``use_encoder``: add the shipped
     encoder's estimate (``matching/pretrained/``, where one ships for the voice) to the
     candidates; ``report["encoder_scores"]`` has its score per voice.
     ``jtfs_distance``: include the full-JTFS distance of the match in the report (the
-    baselines' distances leave it out).  The defaults take ~2-4 s for a 1 s sound on two
+    baselines' distances leave it out).  The defaults take ~1-3 s for a 1 s sound on two
     CPU cores; more ``steps`` and ``n_starts`` give a closer match, slower.
     Returns a :class:`MatchResult`; ``result.report["voices"]`` has each voice's score.
     """

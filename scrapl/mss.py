@@ -120,9 +120,13 @@ def stft_magnitude(x: torch.Tensor, fft_size: int, hop_size: int, window: torch.
     X = torch.stft(x, n_fft=fft_size, hop_length=hop_size, win_length=window.shape[-1],
                    window=window, center=True, pad_mode="reflect", normalized=False,
                    onesided=True, return_complex=True)
-    if clamp_eps is None:
+    if clamp_eps is not None:
+        return torch.sqrt(torch.clamp(X.real ** 2 + X.imag ** 2, min=clamp_eps))
+    if X.requires_grad:
         return X.abs()
-    return torch.sqrt(torch.clamp(X.real ** 2 + X.imag ** 2, min=clamp_eps))
+    # complex abs is ~2.5x slower on the CPU than sqrt(re^2 + im^2), whose gradient is NaN
+    # where X = 0: the fast form only where no gradient flows
+    return (X.real ** 2 + X.imag ** 2).sqrt_()
 
 
 def _as_int_tuple(name: str, values: Sequence[int]) -> Tuple[int, ...]:

@@ -1,10 +1,11 @@
 """Train the encoders shipped in ``matching/pretrained/`` (one per synth voice).
 
     .venv/bin/python scripts/train_pretrained.py [--only tr808-BD,ddsp808] [--steps 300]
-        [--work build/pretrained] [--no-install]
+        [--channels 16,16,16,16] [--latent 32] [--work build/pretrained] [--no-install]
 
 Each model: :class:`matching.models.EncoderModel` (log constant-Q features + a 4-block
-Spectral2DCNN with 16 channels, latent 32: ~12k weights, ~60 kB), trained with the supervised
+Spectral2DCNN with 16 channels, latent 32: ~12k weights, ~40 kB; ddsp808: 5 blocks of 64
+channels, latent 128, ~1.1 MB, see ``ARCHS``), trained with the supervised
 parameter loss (``synthmatch train --loss param``) on presets drawn uniformly from the voice's
 normalized parameter space and rendered on the fly (batch 32, Adam 2e-3, seed 0), validated
 on 128 held-out presets; the checkpoint with the best validation parameter error is copied
@@ -29,6 +30,8 @@ from matching.models import PRETRAINED_DIR  # noqa: E402
 from matching.train import MODEL_NAME, TrainConfig, train  # noqa: E402
 
 ARCH = dict(out_channels=(16, 16, 16, 16), latent_dim=32)
+#: models that ship a larger network (ddsp808: 14 coupled parameters; trained with --steps 8000)
+ARCHS = {"ddsp808": dict(out_channels=(64,) * 5, latent_dim=128)}
 
 
 def targets():
@@ -49,6 +52,9 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--channels", help="channels of each Spectral2DCNN block, comma-separated "
+                    "(default: ARCHS or ARCH below)")
+    ap.add_argument("--latent", type=int, help="latent size (default: ARCHS or ARCH)")
     ap.add_argument("--work", default=str(ROOT / "build" / "pretrained"))
     ap.add_argument("--no-install", action="store_true",
                     help="do not copy the models into matching/pretrained/")
@@ -60,9 +66,14 @@ def main(argv=None) -> int:
         n = name(synth, voice)
         if wanted is not None and n not in wanted:
             continue
+        arch = dict(ARCHS.get(n, ARCH))
+        if args.channels:
+            arch["out_channels"] = tuple(int(c) for c in args.channels.split(","))
+        if args.latent:
+            arch["latent_dim"] = args.latent
         cfg = TrainConfig(synth=synth, voice=voice, loss="param", steps=args.steps,
                           batch_size=args.batch_size, lr=args.lr, seed=0, val_size=128,
-                          val_every=100, checkpoint_every=100, progress=True, **ARCH)
+                          val_every=100, checkpoint_every=100, progress=True, **arch)
         t0 = time.perf_counter()
         summary = train(cfg, work / n)
         model_file = work / n / MODEL_NAME

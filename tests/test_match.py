@@ -8,7 +8,7 @@ import torch
 
 import synths
 from matching.audio import AudioFileError
-from matching.match import match_preset
+from matching.match import DETECT_CANDIDATES, match_preset
 from matching.targets import effective_duration, load_target, prepare_target
 
 
@@ -66,6 +66,20 @@ def test_picks_the_voice_of_a_rendered_sound():
                           detect_steps=8, scrapl_weight=0.0, progress=False)
     assert result.preset.voice == "OH"
     assert set(result.report["voices"]) == set(synths.synth_class("tr808").voices)
+
+
+def test_a_detected_voice_matches_as_the_given_voice():
+    """Detection scores DETECT_CANDIDATES random presets per voice and gives the rest of
+    ``candidates`` to the chosen voice; the same split when the voice is given, so both
+    refine from the same starts and return the same preset."""
+    rs = synths.get("tr808", voice="RS")
+    audio = rs.render({"level": 6.0})
+    opts = dict(sample_rate=44100, steps=5, candidates=DETECT_CANDIDATES + 8,
+                scrapl_weight=0.0, progress=False, jtfs_distance=False)
+    detected = match_preset(audio, "tr808", **opts)
+    given = match_preset(audio, "tr808", voice=detected.preset.voice, **opts)
+    assert detected.preset.voice == "RS"
+    assert torch.equal(detected.preset.theta(), given.preset.theta())
 
 
 def test_array_input_needs_a_sample_rate():

@@ -25,8 +25,9 @@ def test_every_model_ships_and_is_small():
 def test_encoder_estimates_held_out_presets(synth, voice):
     """Encoder alone on 16 held-out random presets (seed never used in training): mean
     absolute normalized parameter error (a uniform random guess scores 0.33).  Validation
-    errors at training time: tr808 voices 0.003-0.025, granular texture 0.014, ddsp808 0.19
-    (its 14 parameters are poorly identifiable from the features; refinement does the rest)."""
+    errors at training time: tr808 voices 0.003-0.025, granular texture 0.014, ddsp808 0.164
+    (its 14 parameters are not identifiable from the sound alone: see
+    benchmarks/ddsp808_identifiability.py)."""
     model = load_pretrained(synth, voice)
     assert model is not None and model.synth == synth and model.voice == voice
     s = synths.get(synth, voice=voice, seed=0)
@@ -37,8 +38,9 @@ def test_encoder_estimates_held_out_presets(synth, voice):
     assert err < LIMITS.get(f"{synth}-{voice}" if voice else synth, 0.06), err
 
 
-# default 0.06 (2-3x the validation errors above); ddsp808 0.25
-LIMITS = {"ddsp808": 0.25}
+# default 0.06 (2-3x the validation errors above); ddsp808 0.21 (1.25x its 0.168 here;
+# the previous, smaller ddsp808 model scored 0.18-0.19 and a uniform guess 0.33)
+LIMITS = {"ddsp808": 0.21}
 
 
 def test_match_preset_uses_the_shipped_encoder():
