@@ -8,9 +8,9 @@ Sections:
 
 * ``params``: for every tr808 voice of ``--voices`` (``--voices ""``: none) and ddsp808,
   ``--per-voice`` held-out random presets (seeded per voice from 4242, never used in
-  training: training draws with seed 0) rendered at the voice's
-  default length; ``match_preset(audio, synth, voice)`` with ``refine=False`` (encoder
-  estimate + random search) and with refinement; per voice the median over presets of the
+  training: training draws with seed 0) rendered at the voice's default length: the shipped
+  encoder's estimate alone, ``match_preset(audio, synth, voice)`` with ``refine=False``
+  (the best-sounding of encoder estimate and random search) and with refinement; per voice the median over presets of the
   mean absolute normalized parameter error, and the median over all presets.
 * ``voices``: renders of random presets of every tr808 voice, matched with ``voice=None``
   (detection: encoder estimates + random search per voice, the finalists refined for
@@ -22,7 +22,8 @@ Sections:
   match objective).
 * ``cli``: wall time of ``synthmatch match examples/sounds/tom.wav`` (1.0 s) in a fresh
   process (interpreter start, imports and model loading included), median of
-  ``--cli-repeats``, with voice detection and with the voice given.
+  ``--cli-repeats``, with voice detection and with the voice given; and, as the same run's
+  baseline, of a fresh ``python -c "import torch"`` (this VM's speed varies by +-20 %).
 
 Prints tables; ``--out`` writes all numbers as JSON.
 """
@@ -46,6 +47,7 @@ import torch  # noqa: E402
 
 import synths  # noqa: E402
 from matching.match import match_preset  # noqa: E402
+from matching.models import load_pretrained  # noqa: E402
 from matching.objective import MatchObjective, match_distances  # noqa: E402
 
 SEED = 4242
@@ -63,11 +65,14 @@ def section_params(args) -> dict:
         s = synths.get(synth, voice=voice, seed=0)
         # per case, so any subset of --voices draws the same presets
         gen = torch.Generator().manual_seed(SEED + zlib.crc32(f"{synth}-{voice}".encode()))
-        enc, ref, times = [], [], []
+        model = load_pretrained(synth, voice)
+        only, enc, ref, times = [], [], [], []
         for _ in range(args.per_voice):
             theta = torch.rand(1, s.n_params, generator=gen)
             with torch.no_grad():
                 audio = s(theta).reshape(-1)
+                estimate = model(audio.reshape(1, -1)).clamp(0, 1)
+            only.append(float((estimate - theta).abs().mean()))
             r0 = match_preset(audio, synth, voice=voice, refine=False, sample_rate=s.sample_rate,
                               progress=False)
             t0 = time.perf_counter()
@@ -77,19 +82,19 @@ def section_params(args) -> dict:
             enc.append(_param_error(r0, theta))
             ref.append(_param_error(r1, theta))
         row = {"synth": synth, "voice": voice, "n": args.per_voice,
+               "median_error_encoder": statistics.median(only),
                "median_error_search": statistics.median(enc),
                "median_error_refined": statistics.median(ref),
-               "errors_search": enc, "errors_refined": ref,
+               "errors_encoder": only, "errors_search": enc, "errors_refined": ref,
                "median_time_s": statistics.median(times)}
         rows.append(row)
-        print(f"| {synth} | {voice or '-'} | {row['median_error_search']:.4f} | "
+        print(f"| {synth} | {voice or '-'} | {row['median_error_encoder']:.4f} | "
+              f"{row['median_error_search']:.4f} | "
               f"{row['median_error_refined']:.4f} | {row['median_time_s']:.1f} |", flush=True)
-    all_enc = [e for r in rows for e in r["errors_search"]]
-    all_ref = [e for r in rows for e in r["errors_refined"]]
-    summary = {"median_error_search": statistics.median(all_enc),
-               "median_error_refined": statistics.median(all_ref)}
-    print(f"| all | | {summary['median_error_search']:.4f} | "
-          f"{summary['median_error_refined']:.4f} | |")
+    summary = {f"median_error_{k}": statistics.median(e for r in rows for e in r[f"errors_{k}"])
+               for k in ("encoder", "search", "refined")}
+    print(f"| all | | {summary['median_error_encoder']:.4f} | "
+          f"{summary['median_error_search']:.4f} | {summary['median_error_refined']:.4f} | |")
     return {"rows": rows, "summary": summary}
 
 
@@ -161,6 +166,15 @@ def section_cli(args) -> dict:
     sound = ROOT / "examples" / "sounds" / "tom.wav"
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     out = {}
+    # the baseline of the same run: a fresh interpreter that imports torch, nothing else
+    base = []
+    for _ in range(args.cli_repeats):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import torch"], check=True, env=env)
+        base.append(time.perf_counter() - t0)
+    out["import torch"] = {"times_s": base, "median_s": statistics.median(base)}
+    print(f"python -c 'import torch' (the baseline): median {statistics.median(base):.2f} s "
+          f"{['%.2f' % t for t in base]}", flush=True)
     voice = None
     for label in ("voice detection", "voice given"):
         cmd = [str(exe), "match", str(sound), "--quiet"] + (["--voice", voice] if voice else [])
@@ -177,7 +191,8 @@ def section_cli(args) -> dict:
                       "log_mel": float(dist.group(1)) if dist else None}
         print(f"synthmatch match tom.wav (1.0 s, {label}{', ' + voice if label == 'voice given' else ''}): "
               f"median {statistics.median(times):.2f} s wall over {len(times)} runs "
-              f"{['%.2f' % t for t in times]}; log_mel {out[label]['log_mel']}", flush=True)
+              f"{['%.2f' % t for t in times]} = {statistics.median(times) / statistics.median(base):.2f}x "
+              f"the torch import; log_mel {out[label]['log_mel']}", flush=True)
     return out
 
 
@@ -210,8 +225,8 @@ def main(argv=None) -> int:
     for name in args.sections.split(","):
         print(f"## {name}", flush=True)
         if name == "params":
-            print("| synth | voice | median error, encoder + search | median error, refined | "
-                  "median match time (s) |\n|---|---|---|---|---|")
+            print("| synth | voice | median error, encoder only | encoder + search | refined | "
+                  "median match time (s) |\n|---|---|---|---|---|---|")
         result[name] = globals()[f"section_{name}"](args)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))
