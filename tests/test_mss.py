@@ -210,3 +210,19 @@ def test_bad_arguments_name_the_argument():
         MSSLoss(mode="linear", p=2)
     with pytest.raises(ValueError, match="gamma"):
         MSSLoss(mode="revisited", gamma=0.0)
+
+
+def test_stft_magnitude_fast_form_without_gradient_equals_abs():
+    """Without autograd the magnitude is sqrt(re^2 + im^2) (faster than complex abs); with
+    it, abs, whose gradient stays finite where the STFT is 0 (silence)."""
+    from scrapl.mss import make_window, stft_magnitude
+    x = torch.cat([torch.randn(1, 2048), torch.zeros(1, 2048)], dim=1)
+    window = make_window("hann", 256)
+    with torch.no_grad():
+        fast = stft_magnitude(x, 256, 64, window)
+    X = torch.stft(x, 256, 64, window=window, center=True, pad_mode="reflect",
+                   return_complex=True)
+    torch.testing.assert_close(fast, X.abs(), rtol=1e-6, atol=1e-7)
+    xg = x.clone().requires_grad_(True)
+    stft_magnitude(xg, 256, 64, window).sum().backward()
+    assert torch.isfinite(xg.grad).all()
