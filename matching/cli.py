@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     import_.add_argument("--channel", type=int, metavar="1-16", help="MIDI channel (default: the file's, else 10)")
     import_.set_defaults(handler=_import)
 
-    from .match import match_preset
+    from .match import DETECT_CANDIDATES, match_preset
     defaults = {k: v.default for k, v in inspect.signature(match_preset).parameters.items()}
     match = commands.add_parser(
         "match", help="find the preset that recreates a sound (or each sound of a folder)",
@@ -321,7 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="leave the full-JTFS distance out of the reports (their slowest "
                             "part)")
     match.add_argument("--candidates", type=int, default=defaults["candidates"],
-                       help=f"random presets per voice before refinement "
+                       help=f"random presets searched before refinement: "
+                            f"{DETECT_CANDIDATES} per voice "
+                            f"for the detection, the rest for the chosen voice "
                             f"(default {defaults['candidates']})")
     match.add_argument("--synth", default="tr808", help="synth name (default tr808)")
     match.add_argument("--voice", help="voice of the synth (default: detected)")
