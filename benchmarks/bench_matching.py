@@ -10,8 +10,9 @@ Sections:
   ``--per-voice`` held-out random presets (seeded per voice from 4242, never used in
   training: training draws with seed 0) rendered at the voice's default length: the shipped
   encoder's estimate alone, ``match_preset(audio, synth, voice)`` with ``refine=False``
-  (the best-sounding of encoder estimate and random search) and with refinement; per voice the median over presets of the
-  mean absolute normalized parameter error, and the median over all presets.
+  (the best-sounding of encoder estimate and random search) and with refinement; per voice
+  the median over presets of the mean absolute normalized parameter error, and the median
+  over all presets.
 * ``voices``: renders of random presets of every tr808 voice, matched with ``voice=None``
   (detection: encoder estimates + random search per voice, the finalists refined for
   ``--detect-steps``); accuracy = detected voice == rendered voice.
@@ -191,7 +192,8 @@ def section_cli(args) -> dict:
                       "log_mel": float(dist.group(1)) if dist else None}
         print(f"synthmatch match tom.wav (1.0 s, {label}{', ' + voice if label == 'voice given' else ''}): "
               f"median {statistics.median(times):.2f} s wall over {len(times)} runs "
-              f"{['%.2f' % t for t in times]} = {statistics.median(times) / statistics.median(base):.2f}x "
+              f"{['%.2f' % t for t in times]} = "
+              f"{statistics.median(times) / statistics.median(base):.2f}x "
               f"the torch import; log_mel {out[label]['log_mel']}", flush=True)
     return out
 
