@@ -260,27 +260,25 @@ def _draws(job: _Job, voice: Optional[str], phase: int) -> torch.Generator:
     return torch.Generator().manual_seed(job.seed * 1_000_003 + 2 * index + phase)
 
 
-def _more_candidates(job: _Job, modules: Dict[str, Any], sounds: List[_Sound],
+def _more_candidates(job: _Job, modules: Dict[str, Any], objectives: Dict[str, MatchObjective],
                      chosen: List[Dict[str, Any]], count: int, dev: torch.device) -> None:
     """Score ``count`` more random presets of each chosen voice (seeded by the seed and the
-    voice, so a sound gets the same ones alone or in a group) for the sounds that chose it,
-    and merge them into their candidates, best first."""
+    voice, so a sound gets the same ones alone or in a group) for the sounds that chose it
+    (``objectives``: the search's, per voice, over every sound of the group), and merge
+    them into their candidates, best first."""
     for v in job.voices:
-        members = [k for k in range(len(sounds)) if chosen[k]["voice"] == v]
+        members = [k for k in range(len(chosen)) if chosen[k]["voice"] == v]
         if not members:
             continue
         s = modules[str(v)]
         theta = torch.rand(count, s.n_params, generator=_draws(job, v, 1)).to(dev)
-        targets = torch.stack([fit_length(sounds[k].target.audio, s.n_samples)
-                               for k in members]).to(dev)
-        objective = MatchObjective(targets, s.sample_rate).to(dev)
         chunk = max(64, 2 ** 22 // s.n_samples)
         with torch.no_grad():
-            scores = torch.cat([objective.pairwise(a)
+            scores = torch.cat([objectives[str(v)].pairwise(a)
                                 for a in _render(s, theta, chunk).split(chunk)], dim=1)
-        for j, k in enumerate(members):
+        for k in members:
             d = chosen[k]
-            sc = torch.cat([d["scores"], scores[j]])
+            sc = torch.cat([d["scores"], scores[k]])
             order = torch.argsort(sc)
             d["theta"], d["scores"] = torch.cat([d["theta"], theta])[order], sc[order]
             d["score"] = float(sc[order[0]])
@@ -298,6 +296,7 @@ def _match_group(job: _Job, sounds: List[_Sound]
     window = sounds[0].window
     state: List[Dict[str, Dict[str, Any]]] = [{} for _ in sounds]
     modules: Dict[str, Any] = {}
+    objectives: Dict[str, MatchObjective] = {}         # the search's, per voice
     # DETECT_CANDIDATES per voice pick the voice, the rest go to the chosen one (also when
     # the voice is given, so that a given voice finds what detecting it finds)
     first = min(job.candidates, DETECT_CANDIDATES)
@@ -307,7 +306,7 @@ def _match_group(job: _Job, sounds: List[_Sound]
         n = s.n_samples
         chunk = max(64, 2 ** 22 // n)
         targets = torch.stack([fit_length(x.target.audio, n) for x in sounds]).to(dev)
-        objective = MatchObjective(targets, rate).to(dev)
+        objective = objectives[str(v)] = MatchObjective(targets, rate).to(dev)
         drawn = torch.rand(first, s.n_params, generator=_draws(job, v, 0))
         shared = torch.cat([s.default_theta(1), drawn]).to(dev)
         with torch.no_grad():
@@ -356,7 +355,7 @@ def _match_group(job: _Job, sounds: List[_Sound]
                 d["score"] = float(sc.min())
     chosen = [min(f, key=lambda d: d["score"]) for f in finalists]
     if first < job.candidates:
-        _more_candidates(job, modules, sounds, chosen, job.candidates - first, dev)
+        _more_candidates(job, modules, objectives, chosen, job.candidates - first, dev)
 
     results: List[Optional[Tuple[Preset, Dict[str, Any]]]] = [None] * K
     for v in job.voices:
