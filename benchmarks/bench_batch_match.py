@@ -49,7 +49,7 @@ import torch  # noqa: E402
 import synths  # noqa: E402
 from matching.audio import write_audio  # noqa: E402
 from matching.batch import match_batch  # noqa: E402
-from matching.match import CANDIDATES, STEPS, match_preset  # noqa: E402
+from matching import MatchOptions, match_preset  # noqa: E402
 
 SEED = 4242
 
@@ -80,8 +80,8 @@ def main() -> None:
     ap.add_argument("--sounds", type=int, default=12)
     ap.add_argument("--voices", default="RS,CL,CB,MA")
     ap.add_argument("--detect", action="store_true", help="voice detection over every voice")
-    ap.add_argument("--steps", type=int, default=STEPS)
-    ap.add_argument("--candidates", type=int, default=CANDIDATES)
+    ap.add_argument("--steps", type=int, default=MatchOptions.steps)
+    ap.add_argument("--candidates", type=int, default=MatchOptions.candidates)
     ap.add_argument("--batch-sizes", default="1,4,16")
     ap.add_argument("--procs", default="1,2")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)

@@ -34,7 +34,7 @@ imported; tests do this in a subprocess, see ``tests/test_kernels.py``).
 Every op is differentiable to any order: the Triton, numba and fused CPU ops through a
 ``torch.autograd.Function`` with a hand-written backward, which differentiates the
 reference definition instead under ``create_graph`` and ``is_grads_batched``
-(:mod:`kernels._recompute`); the reference through autograd.
+(:mod:`kernels.recompute`); the reference through autograd.
 
 Nothing here imports :mod:`scrapl`: scrapl calls kernels (only through
 :mod:`kernels.dispatch`), not the reverse.

@@ -13,7 +13,7 @@ passes that keep the temporaries small.  The CPU path of :mod:`kernels.dispatch`
 
 The definitions are :func:`kernels.reference.band_modulus_rfft` and
 :func:`kernels.reference.modulus_average`; under ``create_graph`` or ``vmap`` the backward
-passes differentiate those instead (:mod:`kernels._recompute`), so second derivatives and
+passes differentiate those instead (:mod:`kernels.recompute`), so second derivatives and
 ``is_grads_batched`` work.  The modulus is the reference's ``sqrt(|z|^2 + 1e-24)``.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from . import reference
-from ._recompute import needs_recomputation, vjp_by_recomputation
+from .recompute import needs_recomputation, vjp_by_recomputation
 from .reference import stable_abs, stable_abs_planes
 
 __all__ = ["CHUNK_ELEMENTS", "AveragePlan", "average_plan", "chunk_length",

@@ -26,7 +26,7 @@ variable ``SYNTHMATCH_KERNELS`` (read at every call), else ``"auto"``.  Values
 
 Every op is differentiable, to any order: the Triton, numba and fused CPU Functions
 differentiate the reference definition under ``create_graph`` and under
-``is_grads_batched`` (:mod:`kernels._recompute`).  :func:`backend_name` says which
+``is_grads_batched`` (:mod:`kernels.recompute`).  :func:`backend_name` says which
 backend a call would use (tests, benchmarks).
 """
 from __future__ import annotations

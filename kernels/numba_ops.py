@@ -4,7 +4,7 @@
 sqrt; two more for log1p and the division) and as many temporaries; the numba
 kernel makes one pass, parallel over the elements (``prange``), forward and backward
 (under ``create_graph`` or ``vmap`` the backward differentiates the reference instead,
-:mod:`kernels._recompute`).
+:mod:`kernels.recompute`).
 ``benchmarks/bench_kernels.py --cpu`` measures both in the same run.
 
 :func:`path_distance` has no numba kernel: on (batch, freq, time) path coefficients
@@ -23,7 +23,7 @@ import numba
 import numpy as np
 import torch
 
-from ._recompute import modulus_function
+from .recompute import modulus_function
 from .reference import MODULUS_EPS
 
 __all__ = ["modulus"]

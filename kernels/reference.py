@@ -8,7 +8,7 @@ works on the **last** axes, leading axes are batch axes; complex tensors are nat
 ``torch.complex64`` / ``complex128``.  Every op is made of differentiable torch operations
 only (no custom backward), so it is differentiable to any order and under ``vmap``: the
 other backends differentiate these definitions for double backward and
-``is_grads_batched`` (:mod:`kernels._recompute`).
+``is_grads_batched`` (:mod:`kernels.recompute`).
 
 Ops (the dispatcher validates arguments before calling them; these functions do not),
 plus :func:`filter_band`, the host-side helper that finds each filter's band:

@@ -25,7 +25,7 @@ for the definitions):
 
 Under ``create_graph`` (double backward) and under ``vmap`` (``is_grads_batched``) the
 backward passes differentiate the reference definitions instead of launching kernels
-(:mod:`kernels._recompute`).  :func:`kernels.dispatch.band_modulus_rfft` has no kernel of
+(:mod:`kernels.recompute`).  :func:`kernels.dispatch.band_modulus_rfft` has no kernel of
 its own: it composes :func:`band_fold`, ``torch.fft.ifft``, :func:`modulus` and
 ``torch.fft.rfft``.
 """
@@ -39,7 +39,7 @@ import triton
 import triton.language as tl
 
 from . import reference
-from ._recompute import modulus_function, needs_recomputation, vjp_by_recomputation
+from .recompute import modulus_function, needs_recomputation, vjp_by_recomputation
 from .reference import MODULUS_EPS
 
 #: the modulus is ``sqrt(re^2 + im^2 + EPS2)`` (:func:`kernels.reference.stable_abs`)

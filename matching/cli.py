@@ -24,7 +24,6 @@ Bad arguments or input print one line ``synthmatch: error: ...`` and exit with s
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 from collections.abc import Sequence
@@ -106,10 +105,16 @@ def _export(args: argparse.Namespace) -> int:
 
 def _is_batch(args: argparse.Namespace) -> bool:
     """Several sounds, a folder or a glob pattern (or --out / --kit): batch mode."""
-    from .batch import _GLOB_CHARS
+    from .inputs import is_pattern
     return (args.out is not None or args.kit is not None or len(args.sounds) > 1
-            or any(Path(s).is_dir() or (not Path(s).exists() and bool(_GLOB_CHARS & set(s)))
-                   for s in args.sounds))
+            or any(Path(s).is_dir() or is_pattern(s) for s in args.sounds))
+
+
+def _match_options(args: argparse.Namespace):
+    """The :class:`~matching.options.MatchOptions` of the parsed ``match`` flags."""
+    from .cli_options import dataclass_from_args
+    from .options import MatchOptions
+    return dataclass_from_args(MatchOptions, args)
 
 
 def _match_batch(args: argparse.Namespace) -> int:
@@ -131,12 +136,9 @@ def _match_batch(args: argparse.Namespace) -> int:
         try:
             result = match_batch(
                 args.sounds, args.out, synth=args.synth, voice=args.voice,
-                batch_size=args.batch_size, length_tolerance=args.length_tolerance,
-                refine=not args.no_refine, seed=args.seed, candidates=args.candidates,
-                steps=args.steps, n_starts=args.starts, kit=args.kit,
-                resume=not args.no_resume,
-                jtfs_distance=not args.no_jtfs_distance,
-                progress=not args.quiet, dist=dist)
+                options=_match_options(args), batch_size=args.batch_size,
+                length_tolerance=args.length_tolerance, kit=args.kit,
+                resume=not args.no_resume, dist=dist)
         except ValueError as error:
             if dist.is_main:
                 print(f"synthmatch: error: {error}", file=sys.stderr)
@@ -169,10 +171,12 @@ def _match(args: argparse.Namespace) -> int:
     for path in outputs:
         if not Path(path).resolve().parent.is_dir():
             raise FileNotFoundError(f"cannot write {path}: folder {Path(path).parent} does not exist")
-    result = match_preset(args.sound, synth=args.synth, voice=args.voice, refine=not args.no_refine,
-                          seed=args.seed, steps=args.steps, candidates=args.candidates,
-                          n_starts=args.starts, jtfs_distance=not args.no_jtfs_distance,
-                          progress=not args.quiet)
+    try:
+        options = _match_options(args).check()
+    except ValueError as error:
+        print(f"synthmatch: error: {error}", file=sys.stderr)
+        return 2
+    result = match_preset(args.sound, synth=args.synth, voice=args.voice, options=options)
     preset, report = result.preset, result.report
     print(f"{args.sound}: {preset.synth}" + (f" voice {preset.voice}" if preset.voice else "")
           + f" in {report['time_s']:.1f} s")
@@ -189,7 +193,8 @@ def _match(args: argparse.Namespace) -> int:
         preset.save(args.output)
         print(f"wrote {args.output}")
     if args.midi:
-        preset.to_midi(args.midi)
+        from .export import preset_to_midi
+        preset_to_midi(preset, args.midi)
         print(f"wrote {args.midi}")
     if args.wav:
         write_audio(args.wav, result.audio, result.sample_rate, peak_normalize=False,
@@ -294,8 +299,6 @@ def build_parser() -> argparse.ArgumentParser:
     import_.add_argument("--channel", type=int, metavar="1-16", help="MIDI channel (default: the file's, else 10)")
     import_.set_defaults(handler=_import)
 
-    from .match import DETECT_CANDIDATES, match_preset
-    defaults = {k: v.default for k, v in inspect.signature(match_preset).parameters.items()}
     match = commands.add_parser(
         "match", help="find the preset that recreates a sound (or each sound of a folder)",
         description="One sound: print the match, write it with -o/--midi/--wav/--plot.  Several "
@@ -317,29 +320,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "than the sound (default 0.1) so sounds share batches; 0: exact")
     match.add_argument("--no-resume", action="store_true",
                        help="batch mode: match again sounds whose preset exists in --out")
-    match.add_argument("--no-jtfs-distance", action="store_true",
-                       help="leave the full-JTFS distance out of the reports (their slowest "
-                            "part)")
-    match.add_argument("--candidates", type=int, default=defaults["candidates"],
-                       help=f"random presets searched before refinement: "
-                            f"{DETECT_CANDIDATES} per voice "
-                            f"for the detection, the rest for the chosen voice "
-                            f"(default {defaults['candidates']})")
     match.add_argument("--synth", default="tr808", help="synth name (default tr808)")
     match.add_argument("--voice", help="voice of the synth (default: detected)")
     match.add_argument("-o", "--output", metavar="PRESET.json", help="write the preset")
     match.add_argument("--midi", metavar="OUT.mid", help="write a MIDI file playing the preset")
     match.add_argument("--wav", metavar="OUT.wav", help="write the rendered match")
     match.add_argument("--plot", metavar="OUT.png", help="plot target and match side by side")
-    match.add_argument("--steps", type=int, default=defaults["steps"],
-                       help=f"refinement steps (default {defaults['steps']}; more: a closer "
-                            f"match, slower)")
-    match.add_argument("--starts", type=int, default=defaults["n_starts"],
-                       help=f"refinement starts, the best presets of the search "
-                            f"(default {defaults['n_starts']})")
-    match.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    match.add_argument("--no-refine", action="store_true", help="random search only")
-    match.add_argument("--quiet", action="store_true", help="no progress bar")
+    from .cli_options import add_dataclass_arguments
+    from .options import MatchOptions
+    add_dataclass_arguments(match, MatchOptions)
     match.set_defaults(handler=_match)
 
     tr = commands.add_parser("train", help="train an encoder with the synth in the loop")

@@ -244,17 +244,3 @@ class Preset:
     def save(self, path: PathLike) -> None:
         """Write the preset as JSON (atomically)."""
         self.to_json(path)
-
-    # ---------------------------------------------------------------- export
-    def to_midi(self, path: PathLike, cc_map: str = "tr8s", channel: Optional[int] = None) -> Path:
-        """Write a Standard MIDI File that plays this preset on a drum machine.
-
-        One note on the voice's General MIDI drum note, preceded by the control changes of
-        the CC map (``"tr8s"``, ``"tr8"`` or a map file's path) for the voice's knobs; the
-        full preset travels in a text meta event, so :func:`matching.export.presets_from_midi`
-        restores it exactly. See :func:`matching.export.presets_to_midi` (this is a thin
-        wrapper; ``channel`` is 1-16, default the map's, 10).
-        """
-        from matching.export import presets_to_midi  # lazy: synths never imports matching at import time
-
-        return presets_to_midi([self], path, cc_map=cc_map, channel=channel)

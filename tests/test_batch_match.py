@@ -15,8 +15,10 @@ import torch
 import synths
 from matching.audio import write_audio
 from matching.audio import resample_to_length
-from matching.batch import (batch_distances, expand_inputs, match_batch, output_names,
-                            window_duration)
+from matching import match_batch
+from matching.engine import window_duration
+from matching.inputs import expand_inputs, output_names
+from matching.objective import batch_distances
 from matching.match import match_preset
 from matching.objective import (JTFS_RATE, MatchObjective, envelope_db, jtfs_config,
                                 match_distances)

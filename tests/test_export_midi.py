@@ -8,7 +8,7 @@ import random
 import mido
 import pytest
 
-from matching.export import (ExportError, available_cc_maps, load_cc_map, presets_from_midi,
+from matching.export import (ExportError, preset_to_midi, available_cc_maps, load_cc_map, presets_from_midi,
                              presets_to_midi)
 from synths import Preset
 from synths.tr808 import VOICE_KNOBS, VOICES
@@ -263,7 +263,7 @@ def test_bad_map_files_are_named(tmp_path):
 
 def test_preset_to_midi_method(tmp_path):
     snare = Preset(synth="tr808", voice="SD", params={"snappy": 9.1, "tone": 2.0}, name="snap")
-    snare.to_midi(tmp_path / "sd.mid", cc_map="tr8")
+    preset_to_midi(snare, tmp_path / "sd.mid", cc_map="tr8")
     assert presets_from_midi(tmp_path / "sd.mid") == [snare]
     assert controls_before_each_note(tmp_path / "sd.mid")[38][26] == round(91 * 1.27)
 

@@ -8,7 +8,8 @@ import torch
 
 import synths
 from matching.audio import AudioFileError
-from matching.match import DETECT_CANDIDATES, match_preset
+from matching import match_preset
+from matching.options import DETECT_CANDIDATES
 from matching.targets import effective_duration, load_target, prepare_target
 
 
@@ -88,7 +89,7 @@ def test_array_input_needs_a_sample_rate():
 
 
 def test_refinement_adam_equals_torch_adam():
-    from matching.match import Adam
+    from matching.engine import Adam
     g = torch.Generator().manual_seed(0)
     a = torch.randn(3, 5, generator=g).requires_grad_(True)
     b = a.detach().clone().requires_grad_(True)

@@ -17,7 +17,7 @@ from .cc_maps import DEFAULT_CC_MAP, CCMap, Control, VoiceMap, available_cc_maps
 from .common import ExportError
 from .hydrogen import read_hydrogen_kit, write_hydrogen_kit
 from .kit import KIT_FORMATS, export_kit, import_presets, read_kit
-from .midi import presets_from_midi, presets_to_midi
+from .midi import preset_to_midi, presets_from_midi, presets_to_midi
 from .pattern import parse_pattern_text, parse_steps
 from .samples import KitEntry
 from .sfz import read_sfz, write_sfz
@@ -25,6 +25,6 @@ from .sfz import read_sfz, write_sfz
 __all__ = [
     "CCMap", "Control", "DEFAULT_CC_MAP", "ExportError", "KIT_FORMATS", "KitEntry", "VoiceMap",
     "available_cc_maps", "export_kit", "import_presets", "load_cc_map", "parse_pattern_text", "parse_steps",
-    "presets_from_midi", "presets_to_midi", "read_hydrogen_kit", "read_kit", "read_sfz",
+    "preset_to_midi", "presets_from_midi", "presets_to_midi", "read_hydrogen_kit", "read_kit", "read_sfz",
     "write_hydrogen_kit", "write_sfz",
 ]

@@ -93,6 +93,18 @@ def _schedule(presets: Sequence[Preset], pattern: Optional[Pattern], steps_per_b
     return ticks, gate, tick(max(len(steps) for steps in step_lists))
 
 
+def preset_to_midi(preset: Preset, path: PathLike, cc_map: CCMapLike = DEFAULT_CC_MAP,
+                   channel: Optional[int] = None) -> Path:
+    """Write a Standard MIDI File that plays one preset on a drum machine; returns its path.
+
+    One note on the voice's General MIDI drum note, preceded by the control changes of the CC
+    map (``"tr8s"``, ``"tr8"`` or a map file's path) for the voice's knobs; the full preset
+    travels in a text meta event, so :func:`presets_from_midi` restores it exactly.
+    :func:`presets_to_midi` of ``[preset]`` (``channel`` 1-16, default the map's, 10).
+    """
+    return presets_to_midi([preset], path, cc_map=cc_map, channel=channel)
+
+
 def presets_to_midi(presets: Iterable[Preset], path: PathLike, cc_map: CCMapLike = DEFAULT_CC_MAP,
                     channel: Optional[int] = None, pattern: Optional[Pattern] = None, bpm: float = 120.0,
                     steps_per_beat: int = 4, name: Optional[str] = None) -> Path:
