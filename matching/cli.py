@@ -211,7 +211,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _train_in(args: argparse.Namespace, dist) -> int:
-    from .train import TrainConfig, train
+    from .training import TrainConfig, train
 
     try:
         cfg = TrainConfig(
