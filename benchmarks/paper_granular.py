@@ -11,9 +11,9 @@ noise seed and cells of the training split; the synth in the loop renders the pr
 that batch's seed (the paper passes one seed per item; ``synths.granular`` shares draws per
 synth instance, hence one seed per batch).
 
-Methods (``matching.train.train`` with a fixed-dataset data source): supervised parameter
-loss; MSS linear and log; full JTFS; SCRAPL plain (Adam); + 𝒫-Adam (SGD); + 𝒫-SAGA;
-+ θ-IS warm-up.  The JTFS is the paper's granular configuration (N = 32768, J = 12,
+Methods (``matching.training.train`` with a fixed-dataset ``DataSource``): supervised
+parameter loss; MSS linear and log; full JTFS; SCRAPL plain (Adam); + 𝒫-Adam (SGD);
++ 𝒫-SAGA; + θ-IS warm-up.  The JTFS is the paper's granular configuration (N = 32768, J = 12,
 Q = (8, 2), J_fr = 3, Q_fr = 2, no log1p).  For every method and training seed it reports
 the test mean absolute parameter error in per mille (overall, density, slope) of the
 checkpoint with the best validation loss, the step of that checkpoint ("steps to
@@ -86,7 +86,8 @@ PARAMS = ("density", "slope")
 
 
 class GridData:
-    """The fixed dataset: renders, split by cell, batches of one noise seed each."""
+    """The fixed dataset: renders, split by cell, batches of one noise seed each (a
+    :class:`matching.training.DataSource`)."""
 
     def __init__(self, scale: dict, split_seed: int = 0, device: str = "cpu"):
         import torch
@@ -108,8 +109,8 @@ class GridData:
 
     def batch(self, step: int):
         import torch
-        from matching.train import _step_generator
-        gen = _step_generator(self.seed, step)
+        from matching.training import step_generator
+        gen = step_generator(self.seed, step)
         k = int(torch.randint(0, len(self.synths), (1,), generator=gen))
         cells = self.cells["train"]
         idx = cells[torch.randint(0, len(cells), (self.batch_size,), generator=gen)]
@@ -129,7 +130,7 @@ class GridData:
 def _optimizer_state_bytes(out_dir: Path) -> int:
     """Bytes of optimizer state in the final checkpoint (Adam moments and 𝒫 tables)."""
     import torch
-    from matching.train import load_checkpoint
+    from matching.training import load_checkpoint
     state = load_checkpoint(out_dir / "checkpoint.pt")
     total = 0
     for st in state["optimizer"]["state"].values():
@@ -148,7 +149,7 @@ def run_one(method: str, scale_name: str, seed: int, out_dir: Path, device: str,
     ``overrides`` replace entries of the scale (``steps``, ``val_every``)."""
     import torch
     from matching.models import load_model
-    from matching.train import TrainConfig, train
+    from matching.training import TrainConfig, train
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     scale = {**SCALES[scale_name], **(overrides or {})}
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

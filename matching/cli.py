@@ -216,16 +216,11 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _train_in(args: argparse.Namespace, dist) -> int:
-    from .train import TrainConfig, train
+    from .cli_options import dataclass_from_args
+    from .training import TrainConfig, train
 
     try:
-        cfg = TrainConfig(
-            synth=args.synth, voice=args.voice, loss=args.loss, steps=args.steps,
-            batch_size=args.batch_size, lr=args.lr, seed=args.seed, val_size=args.val_size,
-            val_every=args.val_every, checkpoint_every=args.checkpoint_every,
-            out_channels=tuple(args.channels), latent_dim=args.latent_dim,
-            p_adam=not args.no_p_adam, p_saga=not args.no_p_saga, theta_is=args.theta_is,
-            audio_dir=args.audio_dir, progress=not args.quiet)
+        cfg = dataclass_from_args(TrainConfig, args)
         cfg.check()
         summary = train(cfg, args.output, resume=not args.no_resume)
     except ValueError as error:
@@ -331,34 +326,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataclass_arguments(match, MatchOptions)
     match.set_defaults(handler=_match)
 
+    from .cli_options import add_dataclass_arguments
+    from .training import TrainConfig
     tr = commands.add_parser("train", help="train an encoder with the synth in the loop")
-    tr.add_argument("--synth", default="tr808", help="synth name (default tr808)")
-    tr.add_argument("--voice", help="voice of the synth (default: the synth's default voice)")
-    tr.add_argument("--loss", choices=("param", "mss", "jtfs", "scrapl"), default="param",
-                    help="training loss (default param: supervised)")
     tr.add_argument("-o", "--output", required=True, metavar="DIR",
                     help="folder for checkpoint.pt, metrics.csv/.png, model.safetensors; "
                          "an existing checkpoint there is resumed")
-    tr.add_argument("--steps", type=int, default=1000, help="total steps (default 1000)")
-    tr.add_argument("--batch-size", type=int, default=16,
-                    help="presets per step (default 16); under torchrun per process: N "
-                         "processes train like one with N times the batch")
-    tr.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
-    tr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    tr.add_argument("--val-size", type=int, default=64, help="validation presets (default 64)")
-    tr.add_argument("--val-every", type=int, default=100, help="validate every N steps")
-    tr.add_argument("--checkpoint-every", type=int, default=100, help="checkpoint every N steps")
-    tr.add_argument("--channels", type=int, nargs="+", default=[32] * 5, metavar="C",
-                    help="encoder channels per block (default 32 32 32 32 32; the paper: 128 x 5)")
-    tr.add_argument("--latent-dim", type=int, default=64, help="encoder latent width (default 64)")
-    tr.add_argument("--no-p-adam", action="store_true", help="SCRAPL without P-Adam (Adam instead)")
-    tr.add_argument("--no-p-saga", action="store_true", help="SCRAPL without P-SAGA")
-    tr.add_argument("--theta-is", action="store_true", help="SCRAPL: theta-IS warm-up first")
-    tr.add_argument("--audio-dir", metavar="DIR",
-                    help="train on the sounds in DIR instead of random presets (unsupervised)")
     tr.add_argument("--no-resume", action="store_true",
                     help="fail if DIR already holds a checkpoint instead of resuming it")
-    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_dataclass_arguments(tr, TrainConfig, skip=("jtfs",))   # a dict: Python API only
     tr.set_defaults(handler=_train)
     return parser
 

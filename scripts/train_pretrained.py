@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 import synths  # noqa: E402
 from matching.models import PRETRAINED_DIR  # noqa: E402
-from matching.train import MODEL_NAME, TrainConfig, train  # noqa: E402
+from matching.training import MODEL_NAME, TrainConfig, train  # noqa: E402
 
 ARCH = dict(out_channels=(16, 16, 16, 16), latent_dim=32)
 #: models that ship a larger network (ddsp808: 14 coupled parameters; trained with --steps 8000)

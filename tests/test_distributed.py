@@ -49,7 +49,7 @@ def torchrun(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 
 def _configs(batch_size: int):
-    from matching.train import TrainConfig
+    from matching.training import TrainConfig
     return (TrainConfig(batch_size=batch_size, **TINY, **SCRAPL),
             TrainConfig(batch_size=batch_size, **TINY, **PARAM))
 
@@ -60,7 +60,7 @@ def _worker(root: Path) -> None:
     import dataclasses
     from matching import distributed
     from matching.cli import main
-    from matching.train import train
+    from matching.training import train
     with distributed.session() as dist:
         assert dist.world_size == 2
         scrapl, param = _configs(BATCH)
@@ -85,7 +85,7 @@ def ddp_runs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def one_process(tmp_path_factory):
     """The single-process references: the same runs with twice the batch."""
-    from matching.train import train
+    from matching.training import train
     root = tmp_path_factory.mktemp("one")
     for kind, cfg in zip(("scrapl", "param"), _configs(2 * BATCH)):
         train(cfg, root / kind)
@@ -93,7 +93,7 @@ def one_process(tmp_path_factory):
 
 
 def _ckpt(path: Path):
-    from matching.train import load_checkpoint
+    from matching.training import load_checkpoint
     return load_checkpoint(path / "checkpoint.pt")
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from matching.models import load_model
-from matching.train import TrainConfig, load_checkpoint, train
+from matching.training import TrainConfig, load_checkpoint, train
 
 TINY = dict(synth="tr808", voice="RS", batch_size=4, val_size=4, val_every=2,
             checkpoint_every=2, log_every=1, out_channels=(4, 4), latent_dim=8,
