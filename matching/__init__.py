@@ -1,9 +1,10 @@
 """Matching sounds to synth presets.
 
->>> from matching import match_preset
->>> result = match_preset("examples/sounds/kick.wav", synth="tr808", progress=False)
->>> result.preset.voice, round(result.report["distances"]["log_mel"], 1) < 2
-('BD', True)
+Example (the README's "Matching in Python" runs it as a test)::
+
+    from matching import match_preset
+    result = match_preset("examples/sounds/kick.wav", synth="tr808")
+    result.preset          # Preset(synth='tr808', voice='BD', params={...}): panel knobs
 
 The public surface (what the README's Python section shows):
 

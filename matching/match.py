@@ -8,12 +8,10 @@
 3. The result: a :class:`~synths.preset.Preset` (physical units), the rendered match, the
    prepared target and the report (distances, baselines, voice scores, time).
 
->>> from matching import match_preset
->>> result = match_preset("examples/sounds/kick.wav", synth="tr808", progress=False)
->>> result.preset.voice
-'BD'
->>> sorted(result.preset.params)
-['decay', 'level', 'tone']
+Example::
+
+    result = match_preset("examples/sounds/kick.wav", synth="tr808")
+    result.preset.voice, result.preset.params     # 'BD', {'level': .., 'tone': .., 'decay': ..}
 """
 from __future__ import annotations
 

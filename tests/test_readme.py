@@ -66,6 +66,13 @@ def test_every_python_example_runs(tmp_path):
     assert (tmp_path / "kick.json").is_file()                      # match_preset's preset
 
 
+def test_the_options_docstring_examples_hold():
+    import doctest
+    import matching.options
+    failed, tried = doctest.testmod(matching.options)
+    assert tried >= 3 and failed == 0
+
+
 @pytest.mark.parametrize("args", commands(), ids=lambda a: " ".join(a)[:60])
 def test_every_command_line_example_parses(args):
     from matching.cli import build_parser
