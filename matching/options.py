@@ -65,22 +65,27 @@ class MatchOptions:
 
     candidates: int = _option(
         32, f"random presets searched before refinement: {DETECT_CANDIDATES} per voice for the "
-            f"voice detection, the rest for the chosen voice")
+            f"voice detection, the rest for the chosen voice", metavar="N")
     n_starts: int = _option(2, "refinement starts, the best presets of the search",
-                            flag="--starts")
-    steps: int = _option(40, "refinement steps (more: a closer match, slower)")
-    lr: float = _option(0.1, "refinement learning rate (Adam on the parameters' logits)")
-    scrapl_weight: float = _option(0.5, "weight of the SCRAPL term of the refinement objective")
+                            flag="--starts", metavar="N")
+    steps: int = _option(40, "refinement steps (more: a closer match, slower)",
+                        metavar="N")
+    lr: float = _option(0.1, "refinement learning rate (Adam on the parameters' logits)",
+                      metavar="LR")
+    scrapl_weight: float = _option(0.5, "weight of the SCRAPL term of the refinement objective",
+                                  metavar="W")
     detect_voices: int = _option(3, "voices refined before the voice is chosen (with "
-                                    "--detect-steps > 0)")
-    detect_steps: int = _option(0, "refinement steps of each finalist voice before the choice")
+                                    "--detect-steps > 0)", metavar="N")
+    detect_steps: int = _option(0, "refinement steps of each finalist voice before the choice",
+                                metavar="N")
     refine: bool = _option(True, "random search only, no refinement", flag="--no-refine")
     use_encoder: bool = _option(True, "leave the shipped encoder's estimate out of the "
                                       "candidates", flag="--no-encoder")
     jtfs_distance: bool = _option(True, "leave the full-JTFS distance out of the report "
                                         "(its slowest part)", flag="--no-jtfs-distance")
-    seed: int = _option(0, f"random seed, 0 to {SEED_LIMIT - 1}")
-    device: str = _option("auto", "where to match: auto (CUDA when available), cpu or cuda")
+    seed: int = _option(0, f"random seed, 0 to {SEED_LIMIT - 1}", metavar="N")
+    device: str = _option("auto", "where to match: auto (CUDA when available), cpu or cuda[:N]",
+                         metavar="DEVICE")
     progress: bool = _option(True, "no progress bar", flag="--quiet")
 
     def check(self) -> "MatchOptions":
