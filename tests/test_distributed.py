@@ -109,7 +109,11 @@ def test_two_ranks_train_like_one_process_with_twice_the_batch(ddp_runs, one_pro
     tmp_path = one_process / kind
     one, two = _ckpt(tmp_path), _ckpt(ddp_runs / kind)
     assert one["step"] == two["step"] == cfg.steps and two["world_size"] == 2
-    _assert_same_encoder(one, two, rtol=1e-4, atol=1e-6)
+    # P-Adam divides each path's gradient by its own running RMS, so summation-order
+    # differences of ~1e-7 between one and two processes grow to ~1e-4 of a weight after a
+    # few steps (measured 1.5e-4 on a bias, machine-dependent); a wrong batch split moves
+    # weights by the learning rate (1e-3 per step and more)
+    _assert_same_encoder(one, two, rtol=1e-3 if kind == "scrapl" else 1e-4, atol=1e-6)
     if kind == "scrapl":
         sa, sb = one["loss"]["_extra_state"], two["loss"]["_extra_state"]
         assert torch.equal(sa["path_counts"], sb["path_counts"])     # the same paths
