@@ -15,12 +15,12 @@ Two layers:
 
 * the maths, on any loss: :func:`theta_weight_gradients`, :func:`batched_hvp`,
   :func:`power_iteration`, :func:`split_params`;
-* the orchestration on a :class:`scrapl.loss.SCRAPLLoss` (whose methods of the same names
-  call these): :func:`path_theta_weight_gradients` and :func:`calc_theta_eigs` (one path),
-  :func:`warmup_lc_hvp` (every path of a range, saved to ``vals_{i}.pt`` files, resumable
-  and shardable), :func:`load_probs_from_warmup_dir` (merge those files),
-  :func:`load_probs` (a fixed distribution), :func:`update_from_vals` /
-  :func:`aggregate_vals` (fold one path's values in) and :func:`check_is_deterministic`.
+* the orchestration on a :class:`scrapl.loss.SCRAPLLoss`, passed first (its methods of
+  the same names are these functions): :func:`path_theta_weight_gradients` and
+  :func:`calc_theta_eigs` (one path), :func:`warmup_lc_hvp` (every path of a range, saved
+  to ``vals_{i}.pt`` files, resumable and shardable), :func:`load_probs_from_warmup_dir`
+  (merge those files), :func:`load_probs` (a fixed distribution), :func:`update_from_vals`
+  / :func:`aggregate_vals` (fold one path's values in) and :func:`check_is_deterministic`.
 """
 from __future__ import annotations
 
