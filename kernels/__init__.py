@@ -38,6 +38,10 @@ reference definition instead under ``create_graph`` and ``is_grads_batched``
 
 Nothing here imports :mod:`scrapl`: scrapl calls kernels (only through
 :mod:`kernels.dispatch`), not the reverse.
+
+:mod:`kernels.files` (:func:`kernels.files.atomic_output`) is not a kernel: it is the one
+file writer of the project, here because kernels is the bottom layer, the only package
+that synths, scrapl and matching may all import.
 """
 from .dispatch import (BACKENDS, CPU_OPS, ENV_VAR, NUMBA_OPS, OPS, AveragePlan,
                        average_plan, backend_name, band_fold, band_modulus_rfft,

@@ -9,11 +9,12 @@ per candidate (each row against its own target):
 * an envelope term: mean absolute difference of the frame RMS levels in dB (floored at
   -80 dB), divided by 20 dB, which is what pins down decays;
 * optionally a SCRAPL term (one random JTFS path per call, log1p-compressed, computed at
-  11025 Hz to stay cheap), divided by its value for silence on the same path.  The targets'
-  first order is computed once, at construction.
+  11025 Hz to stay cheap: a :class:`~matching.audio_loss.AudioLoss`), divided by its value
+  for silence on the same path.  The targets' first order is computed once, at construction.
 
 :func:`match_distances` / :func:`batch_distances` give the distances of the match report
 (log-mel, MSS, JTFS); :class:`Distances` does the same keeping its transforms between calls.
+``JTFS_RATE`` and ``jtfs_config`` are those of :mod:`matching.audio_loss`, re-exported.
 """
 from __future__ import annotations
 
@@ -22,14 +23,14 @@ from typing import Dict, List, Optional
 import torch
 from torch import nn
 
+from scrapl.loss import SCRAPLLoss
 from scrapl.mss import make_window, stft_magnitude
 
-from .audio import resample_to_length
+from .audio_loss import JTFS_RATE, AudioLoss, jtfs_config
 
 __all__ = ["MatchObjective", "Distances", "match_distances", "batch_distances",
            "envelope_db", "jtfs_config", "JTFS_RATE", "FFT_SIZES", "HOP_SIZES"]
 
-JTFS_RATE = 11025
 #: the STFT scales of the objective's log-spectral term
 FFT_SIZES, HOP_SIZES = (256, 1024, 4096), (64, 256, 1024)
 
@@ -41,13 +42,6 @@ def envelope_db(x: torch.Tensor, frame: int = 512, hop: int = 256, floor_db: flo
     frames = x.unfold(-1, frame, hop)
     rms = frames.square().mean(dim=-1).clamp_min(10 ** (floor_db / 10)).sqrt()
     return 20 * torch.log10(rms)
-
-
-def jtfs_config(n_samples: int, sample_rate: int) -> Dict[str, int]:
-    """A JTFS configuration for signals resampled to 11025 Hz (2**J <= a quarter of N)."""
-    n = max(256, int(round(n_samples * JTFS_RATE / sample_rate)))
-    J = max(4, min(10, n.bit_length() - 3))
-    return dict(shape=n, J=J, Q1=8, Q2=2, J_fr=3, Q_fr=2)
 
 
 class MatchObjective(nn.Module):
@@ -82,18 +76,19 @@ class MatchObjective(nn.Module):
             # the MSS distance of silence: log1p(|STFT(0)|) = 0
             self.silence = sum(torch.linalg.vector_norm(s, dim=-1) for s in self.target_spectra)
             self.target_env = envelope_db(targets)
-        self.scrapl = None
+        #: the SCRAPL term's loss (at 11025 Hz), or None
+        self.scrapl_term: Optional[AudioLoss] = None
         if scrapl_weight > 0:
-            from scrapl.loss import SCRAPLLoss
-            cfg = jtfs_config(n, sample_rate)
-            self.scrapl = SCRAPLLoss(**cfg, use_rho_log1p=True, grad_mult=1.0, use_p_adam=False,
-                                     use_p_saga=False, seed=seed).to(targets.device)
+            self.scrapl_term = AudioLoss("scrapl", n, sample_rate, use_p_adam=False,
+                                         use_p_saga=False, seed=seed).to(targets.device)
             with torch.no_grad():       # the targets' first order, once
-                self.target_scalogram = self.scrapl.jtfs.scalogram(
-                    self._low(targets).unsqueeze(1))
+                self.target_scalogram = self.scrapl_term.scalogram(targets)
 
-    def _low(self, x: torch.Tensor) -> torch.Tensor:
-        return resample_to_length(x, self.sample_rate, JTFS_RATE, self.scrapl.jtfs.N)
+    @property
+    def scrapl(self) -> Optional[SCRAPLLoss]:
+        """The SCRAPL term's :class:`scrapl.loss.SCRAPLLoss` (path sampler and distance),
+        or None without a SCRAPL term."""
+        return None if self.scrapl_term is None else self.scrapl_term.scrapl
 
     def _spectra(self, x: torch.Tensor) -> List[torch.Tensor]:
         """log1p magnitude STFTs per scale, flattened: [(rows, bins * frames)]."""
@@ -110,10 +105,10 @@ class MatchObjective(nn.Module):
         if self.envelope_weight:
             env = (envelope_db(x) - self.target_env[index]).abs().mean(dim=-1) / 20.0
             loss = loss + self.envelope_weight * env
-        if self.scrapl is not None:
-            key = [self.scrapl.scrapl_keys[self.scrapl.sample_path()]]
-            S_t = self.scrapl.coefficients(None, key, scalogram=self.target_scalogram)[0]
-            S_x = self.scrapl.coefficients(self._low(x).unsqueeze(1), key)[0]
+        if self.scrapl_term is not None:
+            path = self.scrapl.sample_path()
+            S_t = self.scrapl_term.path_coefficients(None, path, scalogram=self.target_scalogram)
+            S_x = self.scrapl_term.path_coefficients(x, path)
             d = self.scrapl.distance(S_x, S_t[index], "none")
             # the scale of this path's distances: that of silence (coefficients ~0)
             silence = self.scrapl.distance(torch.zeros_like(S_t), S_t, "none")
@@ -145,13 +140,26 @@ class MatchObjective(nn.Module):
 # ----------------------------------------------------------------------------- distances
 class Distances:
     """:func:`match_distances` for many rows at once, keeping its transforms (mel
-    filter bank, JTFS) per length between calls.  ``jtfs=False`` leaves the full-JTFS
-    distance out."""
+    filter bank; MSS and JTFS :class:`~matching.audio_loss.AudioLoss`) per length and
+    sample rate between calls.  ``jtfs=False`` leaves the full-JTFS distance out."""
 
     def __init__(self, jtfs: bool = True):
         self.with_jtfs = jtfs
-        self._jtfs: Dict[tuple, nn.Module] = {}         # by (length, device)
-        self._mel: Dict[tuple, nn.Module] = {}          # by (sample rate, device)
+        self._losses: Dict[tuple, Dict[str, AudioLoss]] = {}  # by (length, rate, device)
+        self._mel: Dict[tuple, nn.Module] = {}                # by (sample rate, device)
+
+    def _audio_losses(self, n: int, sample_rate: int, device: torch.device
+                      ) -> Dict[str, AudioLoss]:
+        """The MSS distances (and the JTFS one, if ``with_jtfs``) of signals of n samples
+        at ``sample_rate``, ``reduction='none'``, built once."""
+        key = (n, sample_rate, device)
+        if key not in self._losses:
+            losses = {name: AudioLoss("mss", n, sample_rate, mss_mode=mode, reduction="none")
+                      for name, mode in (("mss", "log"), ("mss_revisited", "revisited"))}
+            if self.with_jtfs:
+                losses["jtfs"] = AudioLoss("jtfs", n, sample_rate, reduction="none")
+            self._losses[key] = {k: v.to(device) for k, v in losses.items()}
+        return self._losses[key]
 
     def __call__(self, x: torch.Tensor, target: torch.Tensor, sample_rate: int,
                  index: Optional[torch.Tensor] = None, chunk: int = 8
@@ -168,38 +176,26 @@ class Distances:
                     out[r] = d
             return out                      # type: ignore[return-value]
         import torchaudio
-        from scrapl.jtfs_loss import JTFSLoss
-        from scrapl.mss import MSSLoss
         x = x.reshape(x.shape[0], -1).float()
         target = target.reshape(target.shape[0], -1).float()
-        n = x.shape[-1]
-        cfg = jtfs_config(n, sample_rate)
-        mel_key, jtfs_key = (sample_rate, x.device), (n, x.device)
+        mel_key = (sample_rate, x.device)
         if mel_key not in self._mel:
             self._mel[mel_key] = torchaudio.transforms.MelSpectrogram(
                 sample_rate, n_fft=2048, hop_length=256, n_mels=128).to(x.device)
-        if jtfs_key not in self._jtfs and self.with_jtfs:
-            self._jtfs[jtfs_key] = JTFSLoss(**cfg, use_rho_log1p=True,
-                                            reduction="none").to(x.device)
-        mel, jtfs = self._mel[mel_key], self._jtfs.get(jtfs_key)
+        mel, losses = self._mel[mel_key], self._audio_losses(x.shape[-1], sample_rate, x.device)
         index = index.to(x.device)
         with torch.no_grad():
             lm = lambda s: torch.log(mel(s) + 1e-6)
-            low = lambda s: resample_to_length(s, sample_rate, JTFS_RATE, cfg["shape"])
-            a, b = x.unsqueeze(1), target[index].unsqueeze(1)
             values = {
                 "log_mel": (lm(x) - lm(target)[index]).abs().mean(dim=(-2, -1)),
-                "mss": MSSLoss(mode="log", reduction="none").to(x.device)(a, b),
-                "mss_revisited": MSSLoss(mode="revisited", reduction="none").to(x.device)(a, b),
+                "mss": losses["mss"](x, target[index]),
+                "mss_revisited": losses["mss_revisited"](x, target[index]),
                 "envelope_db": (envelope_db(x) - envelope_db(target)[index]).abs().mean(dim=-1),
             }
-            if jtfs is not None:        # JTFSLoss(reduction="none"), each target once
-                S = lambda s: jtfs._compress(jtfs.jtfs.full(low(s), paths=jtfs.paths,
-                                                            first_order=jtfs.first_order,
-                                                            unpad=jtfs.unpad))
-                both = S(torch.cat([target, x]))            # one call: targets, then rows
-                d = torch.linalg.vector_norm(both[:len(target)][index] - both[len(target):],
-                                             ord=jtfs.p, dim=(-2, -1))
+            if "jtfs" in losses:        # the JTFS loss with reduction 'none', each target once
+                jtfs = losses["jtfs"]
+                both = jtfs.coefficients(torch.cat([target, x]))  # one call: targets, then rows
+                d = jtfs.coefficient_distances(both[len(target):], both[:len(target)][index])
                 values["jtfs"] = d.mean(dim=-1)
         return [{k: float(v[i]) for k, v in values.items()} for i in range(x.shape[0])]
 

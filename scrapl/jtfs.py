@@ -12,10 +12,12 @@ order and first-order averaging), ``K.modulus_average`` (frequential stage of a 
 
 What runs where: the dispatcher picks per call from the tensors' device
 (``SYNTHMATCH_KERNELS`` / :mod:`kernels.dispatch` to force one): on the CPU the fused
-torch ops of :mod:`kernels.cpu_ops` and the numba modulus, on CUDA (float32) the Triton
-kernels, and with ``SYNTHMATCH_KERNELS=reference`` the plain torch definitions of
-:mod:`kernels.reference` (slow; the check for the others).  Results agree to float
-rounding (``tests/test_jtfs_backends.py``).
+torch ops of :mod:`kernels.cpu_ops` for ``K.band_modulus_rfft`` and ``K.modulus_average``
+and the plain torch definitions of :mod:`kernels.reference` for the other ops (the numba
+modulus only when asked for, ``SYNTHMATCH_KERNELS=numba``); on CUDA the Triton kernels
+(float32; the reference in float64); with ``SYNTHMATCH_KERNELS=reference`` the plain torch
+definitions everywhere (slow; the check for the others).  Results agree to float rounding
+(``tests/test_jtfs_backends.py``).
 
 Shapes (B = product of the leading axes of the input):
 

@@ -9,8 +9,9 @@ experiments, github.com/christhetree/scrapl ``experiments/src/losses.py``):
 * ``S = JTFS(x)`` in the 'joint' layout, real ``[batch, channels, freq, time]``: the
   first-order channels, then the second-order paths in ``scrapl_keys`` order; time axis
   unpadded, frequency axis padded (like kymatio's 'joint' array output);
-* ``S <- log1p(S / log1p_eps)`` if ``use_rho_log1p``;
-* per channel ``d[b, c] = || S_target[b, c] - S_x[b, c] ||_p`` over (freq, time);
+* ``S <- log1p(S / log1p_eps)`` if ``use_rho_log1p`` (:meth:`JTFSLoss.coefficients`);
+* per channel ``d[b, c] = || S_target[b, c] - S_x[b, c] ||_p`` over (freq, time)
+  (:meth:`JTFSLoss.coefficient_distances`);
 * mean over the channels (order 1 included when ``first_order``), then ``reduction`` over
   the batch.  With ``reduction='mean'`` this is the peer's ``vector_norm(...).mean()`` over
   batch and channels at once (every signal has the same number of channels).
@@ -20,12 +21,12 @@ over all paths of the peer's single-path distances (which are computed on padded
 coefficients); with ``unpad=True`` it is the mean of the unpadded single-path distances.
 :meth:`JTFSLoss.second_order_only` gives that mean whatever ``first_order`` is.
 
-Cost: all channels, twice (input and target), on every call; see the README for figures
+Cost: all channels, twice (input and target), on every call; see ``benchmarks/RESULTS.md``
 (tens of seconds and GBs per signal for the paper's configurations on CPU).
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import torch
 from torch import nn
@@ -113,18 +114,32 @@ class JTFSLoss(nn.Module):
         return len(self.jtfs.first_order_keys) if self.first_order else 0
 
     # ------------------------------------------------------------------ maths
-    def _flatten(self, x: torch.Tensor, x_target: torch.Tensor
-                 ) -> Tuple[torch.Tensor, torch.Tensor]:
-        if x.shape != x_target.shape:
-            raise ValueError(f"x_target must have the shape of x, got {tuple(x_target.shape)}"
-                             f" vs {tuple(x.shape)}")
+    def _compress(self, S: torch.Tensor) -> torch.Tensor:
+        return torch.log1p(S / self.log1p_eps) if self.use_rho_log1p else S
+
+    def coefficients(self, x: torch.Tensor, first_order: Optional[bool] = None
+                     ) -> torch.Tensor:
+        """The compared coefficients of x: the JTFS channels, log1p-compressed if
+        ``use_rho_log1p``.
+
+        x: real ``[..., N]``.  Returns real ``[batch', C, freq, time]`` with batch' the
+        product of the leading axes and C = first-order channels (if ``first_order``,
+        default ``self.first_order``) followed by the selected paths.  Compare two with
+        :meth:`coefficient_distances`.
+        """
         if x.shape[-1] != self.shape:
             raise ValueError(f"x must have {self.shape} samples on its last axis (shape),"
                              f" got {tuple(x.shape)}")
-        return x.reshape(-1, self.shape), x_target.reshape(-1, self.shape)
+        first_order = self.first_order if first_order is None else first_order
+        S = self.jtfs.full(x.reshape(-1, self.shape), paths=self.paths,
+                           first_order=first_order, unpad=self.unpad)
+        return self._compress(S)
 
-    def _compress(self, S: torch.Tensor) -> torch.Tensor:
-        return torch.log1p(S / self.log1p_eps) if self.use_rho_log1p else S
+    def coefficient_distances(self, S_x: torch.Tensor, S_target: torch.Tensor
+                              ) -> torch.Tensor:
+        """``||S_target - S_x||_p`` over (freq, time) per signal and channel: two
+        ``[batch, C, freq, time]`` outputs of :meth:`coefficients` -> ``[batch, C]``."""
+        return torch.linalg.vector_norm(S_target - S_x, ord=self.p, dim=(-2, -1))
 
     def channel_distances(self, x: torch.Tensor, x_target: torch.Tensor,
                           first_order: Optional[bool] = None) -> torch.Tensor:
@@ -134,12 +149,11 @@ class JTFSLoss(nn.Module):
         batch' the product of the leading axes and C = first-order channels (if
         ``first_order``, default ``self.first_order``) followed by the selected paths.
         """
-        first_order = self.first_order if first_order is None else first_order
-        x, x_target = self._flatten(x, x_target)
-        kw = dict(paths=self.paths, first_order=first_order, unpad=self.unpad)
-        S_x = self._compress(self.jtfs.full(x, **kw))
-        S_target = self._compress(self.jtfs.full(x_target, **kw))
-        return torch.linalg.vector_norm(S_target - S_x, ord=self.p, dim=(-2, -1))
+        if x.shape != x_target.shape:
+            raise ValueError(f"x_target must have the shape of x, got {tuple(x_target.shape)}"
+                             f" vs {tuple(x.shape)}")
+        return self.coefficient_distances(self.coefficients(x, first_order),
+                                          self.coefficients(x_target, first_order))
 
     def _reduce(self, d: torch.Tensor) -> torch.Tensor:
         if self.reduction == "mean":

@@ -27,38 +27,42 @@ import.  What differs, on purpose (each is tested):
   and applies 𝒫-Adam/𝒫-SAGA once to the accumulated gradient;
 * ``min_prob_frac > 0`` works; ``importance_weighting=True`` weights a path drawn with
   probability π_p by 1/(P π_p), so non-uniform sampling stays unbiased;
-* the sampler has its own generator (seeded from torch's global RNG at construction);
+* the sampler has its own generator (seeded by ``seed``, else from torch's global RNG at
+  construction);
 * the first-order transform of a target passed again (same tensor, unmodified) is cached;
 * ``paths_per_step=k`` averages k distinct paths that share one first-order transform
   (not with 𝒫-Adam/𝒫-SAGA, whose statistics are per path);
 * the θ-IS warm-up skips paths whose values are already in ``save_dir`` (resumable,
   shardable by path range), shows a progress bar with ETA, and batches the power
   iteration over the synth parameters.
+
+Where the parts live: the transform in :mod:`scrapl.jtfs`, the path distribution in
+:mod:`scrapl.path_sampling`, the 𝒫-Adam/𝒫-SAGA state in :mod:`scrapl.path_optim` and the
+θ-IS warm-up in :mod:`scrapl.warmup` (public functions taking the loss; the methods of the
+same names here call them).  This module holds the distance, the per-path optimizer hooks
+and the state of a training run.
 """
 from __future__ import annotations
 
 import logging
-import os
 import weakref
-from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Literal, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
 
 from kernels import dispatch as K
 
-from .jtfs import JTFS, Scalogram
-from .path_optim import PathGradientState, _adam_normalize, check_v_dtype
-from .path_sampling import PathSampler, PathSamplingError
 from . import warmup as W
+from .jtfs import JTFS, Scalogram
+from .path_optim import PathGradientState, adam_grad_norm_cont, check_v_dtype
+from .path_sampling import PathSampler, PathSamplingError, calc_log_probs, check_probs
 
 log = logging.getLogger(__name__)
 
 __all__ = ["SCRAPLLoss"]
 
 STATE_FORMAT = 1
-Agg = Literal["none", "mean", "max", "med"]
 
 
 class SCRAPLLoss(nn.Module):
@@ -196,8 +200,10 @@ class SCRAPLLoss(nn.Module):
         return self.sampler.min_prob
 
     # ------------------------------------------------------------------ transform
-    def _check_inputs(self, x: torch.Tensor, x_target: torch.Tensor
-                      ) -> Tuple[torch.Tensor, torch.Tensor]:
+    def check_inputs(self, x: torch.Tensor, x_target: torch.Tensor
+                     ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """x and x_target, (batch, channels, N) or (batch, N) of the same shape, as
+        (batch * channels, 1, N); TypeError / ValueError otherwise."""
         for name, t in (("x", x), ("x_target", x_target)):
             if not isinstance(t, torch.Tensor):
                 raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
@@ -249,7 +255,7 @@ class SCRAPLLoss(nn.Module):
                   ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Distance on one path and both coefficient tensors ``(dist, Sx, Sx_target)``;
         x, x_target: (batch, 1, N)."""
-        self._check_path_idx(path_idx)
+        self.check_path_idx(path_idx)
         key = [self.scrapl_keys[path_idx]]
         S_x = self.coefficients(x, key)[0]
         S_t = self._target_coefficients(x_target, key)[0]
@@ -262,15 +268,17 @@ class SCRAPLLoss(nn.Module):
         step, no count): for validation on a fixed path set and per-item objectives."""
         if reduction not in ("mean", "none"):
             raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
-        x, x_target = self._check_inputs(x, x_target)
+        x, x_target = self.check_inputs(x, x_target)
         for i in paths:
-            self._check_path_idx(i)
+            self.check_path_idx(i)
         keys = [self.scrapl_keys[i] for i in paths]
         S_x = self.coefficients(x, keys)
         S_t = self._target_coefficients(x_target, keys)
         return torch.stack([self.distance(a, b, reduction) for a, b in zip(S_x, S_t)])
 
-    def _check_path_idx(self, path_idx: int) -> None:
+    def check_path_idx(self, path_idx: int) -> None:
+        """TypeError / ValueError unless ``path_idx`` is an int (or one-element tensor)
+        in [0, n_paths)."""
         if not (isinstance(path_idx, int) or (isinstance(path_idx, torch.Tensor)
                                                and path_idx.numel() == 1)):
             raise TypeError(f"path_idx must be an int, got {type(path_idx).__name__}")
@@ -291,7 +299,7 @@ class SCRAPLLoss(nn.Module):
         training mode the call counts a step (the first of ``grad_accum_steps`` calls of a
         step draws the path, the others reuse it).
         """
-        x, x_target = self._check_inputs(x, x_target)
+        x, x_target = self.check_inputs(x, x_target)
         in_window = self.training and self._micro_step > 0
         if in_window:
             paths = self.curr_path_indices
@@ -299,7 +307,7 @@ class SCRAPLLoss(nn.Module):
                 raise ValueError(f"path_idx={int(path_idx)} differs from the path "
                                  f"{paths[0]} of the current accumulation window")
         elif path_idx is not None:
-            self._check_path_idx(path_idx)
+            self.check_path_idx(path_idx)
             if seed is not None:
                 log.warning("seed is ignored when path_idx is specified")
             paths = [int(path_idx)]
@@ -453,242 +461,18 @@ class SCRAPLLoss(nn.Module):
                                     f"{self.loaded_probs_path}")
         self.sampler.update(path_idx, val, theta_idx)
 
-    def load_probs(self, probs_path: str) -> None:
-        """Use fixed path probabilities from a ``.pt`` file holding a (n_paths,) tensor."""
-        if not os.path.isfile(probs_path):
-            raise FileNotFoundError(f"probs file not found: {probs_path}")
-        probs = _load_tensor(probs_path)
-        self.sampler.set_probs(probs, source=str(probs_path))
-        self.loaded_probs_path = str(probs_path)
-
-    def load_probs_from_warmup_dir(self, warmup_dir: str, agg: Agg = "none") -> None:
-        """Merge the per-path files ``vals_{i}.pt`` of one or several (sharded) warm-up
-        runs into the path distribution.  Clears the loss first, like the peer."""
-        if not os.path.isdir(warmup_dir):
-            raise FileNotFoundError(f"warm-up folder not found: {warmup_dir}")
-        self.clear()
-        missing = []
-        for path_idx in range(self.n_paths):
-            vals_path = Path(warmup_dir) / f"vals_{path_idx}.pt"
-            if not vals_path.is_file():
-                missing.append(path_idx)
-                continue
-            self._update_from_vals(_load_tensor(vals_path), path_idx, agg, str(vals_path))
-        if missing:
-            log.warning("warm-up values missing for %d of %d paths (e.g. %s)", len(missing),
-                        self.n_paths, missing[:5])
-        self.loaded_probs_path = str(warmup_dir)
-
-    def _update_from_vals(self, vals: torch.Tensor, path_idx: int, agg: Agg,
-                          source: str = "vals") -> None:
-        if vals.ndim != 2 or vals.shape[1] != self.n_theta:
-            raise ValueError(f"{source}: expected shape (groups, {self.n_theta}), got "
-                             f"{tuple(vals.shape)}")
-        if agg == "none":
-            if vals.shape[0] != 1:
-                raise ValueError(f"{source}: agg='none' needs one parameter group, got "
-                                 f"{vals.shape[0]}")
-            v = vals[0]
-        elif agg == "mean":
-            v = vals.mean(dim=0)
-        elif agg == "max":
-            v = vals.max(dim=0).values
-        elif agg == "med":
-            v = vals.median(dim=0).values
-        else:
-            raise ValueError(f"agg must be 'none', 'mean', 'max' or 'med', got {agg!r}")
-        self.sampler.update(path_idx, v.double())
-
     # ------------------------------------------------------------------ θ-IS warm-up
-    def _warmup_rows(self, path_idx, theta_fn, synth_fn, theta_kwargs, synth_kwargs, params):
-        theta_hat = theta_fn(**theta_kwargs)
-        if theta_hat.ndim != 2 or theta_hat.shape[1] != self.n_theta:
-            raise ValueError(f"theta_fn must return (batch, n_theta={self.n_theta}), got "
-                             f"{tuple(theta_hat.shape)}")
-        x_hat = synth_fn(theta_hat, **(synth_kwargs or {}))
-        x, x_hat = self._check_inputs(theta_kwargs["x"], x_hat)
-        key = [self.scrapl_keys[path_idx]]
-        loss = self.distance(self.coefficients(x_hat, key)[0], self.coefficients(x, key)[0])
-        return W.theta_weight_gradients(loss, theta_hat, params)
-
-    def calc_theta_eigs(self, path_idx: int, theta_fn: Callable[..., torch.Tensor],
-                        synth_fn: Callable[..., torch.Tensor],
-                        theta_fn_kwargs: Sequence[Dict[str, Any]], params: List[torch.Tensor],
-                        synth_fn_kwargs: Optional[Sequence[Dict[str, Any]]] = None,
-                        n_iter: int = 20, tol: float = 1e-4, seed: int = 0) -> torch.Tensor:
-        """Largest-magnitude curvature eigenvalue per synth parameter for one path,
-        (n_theta,) float64; curvature operators of several batches are averaged."""
-        self._check_path_idx(path_idx)
-        if isinstance(theta_fn_kwargs, dict):
-            theta_fn_kwargs = [theta_fn_kwargs]
-        synth_fn_kwargs = list(synth_fn_kwargs) if synth_fn_kwargs is not None \
-            else [None] * len(theta_fn_kwargs)
-        rows_cache: List[torch.Tensor] = []
-        if len(theta_fn_kwargs) == 1:   # keep the one graph for every iteration
-            rows_cache.append(self._warmup_rows(path_idx, theta_fn, synth_fn,
-                                                theta_fn_kwargs[0], synth_fn_kwargs[0], params))
-        vectorize = [True]
-
-        def hvp_rows(rows: torch.Tensor, V: torch.Tensor, retain: bool) -> torch.Tensor:
-            if vectorize[0]:
-                try:
-                    return W.batched_hvp(rows, params, V, retain_graph=True)
-                except RuntimeError as err:     # an op without batching support
-                    log.info("θ-IS: batched HVP unavailable (%s); looping over θ", err)
-                    vectorize[0] = False
-            return W.batched_hvp(rows, params, V, retain_graph=retain, vectorize=False)
-
-        def hvp(V: torch.Tensor) -> torch.Tensor:
-            if rows_cache:
-                return hvp_rows(rows_cache[0], V, True)
-            total = None
-            for tk, sk in zip(theta_fn_kwargs, synth_fn_kwargs):
-                rows = self._warmup_rows(path_idx, theta_fn, synth_fn, tk, sk, params)
-                out = hvp_rows(rows, V, False)
-                total = out if total is None else total + out
-            return total / len(theta_fn_kwargs)
-
-        size = sum(q.numel() for q in params)
-        gen = torch.Generator(device="cpu")
-        gen.manual_seed(seed * 1_000_003 + path_idx)
-        return W.power_iteration(hvp, self.n_theta, size, n_iter=n_iter, tol=tol,
-                                 generator=gen, dtype=params[0].dtype, device=params[0].device)
-
-    def warmup_lc_hvp(self, theta_fn: Callable[..., torch.Tensor],
-                      synth_fn: Callable[..., torch.Tensor],
-                      theta_fn_kwargs: List[Dict[str, Any]], params: List[torch.Tensor],
-                      synth_fn_kwargs: Optional[List[Dict[str, Any]]] = None,
-                      start_path_idx: int = 0, end_path_idx: Optional[int] = None,
-                      save_dir: Optional[str] = "scrapl_warmup", n_iter: int = 20,
-                      agg: Agg = "none", force_multibatch: bool = False,
-                      tol: float = 1e-4, seed: int = 0, progress: bool = True) -> None:
-        """θ-IS warm-up: set the path distribution from the curvature of each path.
-
-        For paths ``start_path_idx <= i < end_path_idx``: the largest-magnitude eigenvalue
-        of the curvature operator per synth parameter (see :mod:`scrapl.warmup`), on the
-        batches ``theta_fn_kwargs`` (each a dict of ``theta_fn`` arguments including the
-        target audio ``x``), saved to ``save_dir/vals_{i}.pt`` (a (groups, n_theta)
-        tensor, the peer's format) and folded into ``probs``.  Paths whose file already
-        exists are read instead of recomputed, so an interrupted warm-up resumes and
-        shards run in separate processes (disjoint path ranges, one ``save_dir``) merge with
-        :meth:`load_probs_from_warmup_dir`.  ``agg`` != 'none' measures each parameter
-        tensor separately and aggregates.  Shows a progress bar with ETA.
-        """
-        from tqdm.auto import tqdm
-        params = list(params)
-        if not params:
-            raise ValueError("params must not be empty")
-        if any(q.grad is not None for q in params):
-            raise ValueError("params must have no gradients before warm-up (zero_grad(set_to_none=True))")
-        if self.attached_params:
-            raise ValueError("detach parameters (attach_params([])) before warm-up")
-        if not theta_fn_kwargs:
-            raise ValueError("theta_fn_kwargs must hold at least one batch")
-        if isinstance(theta_fn_kwargs, dict):
-            theta_fn_kwargs = [theta_fn_kwargs]
-        if any("x" not in kw for kw in theta_fn_kwargs):
-            raise ValueError("every dict in theta_fn_kwargs must hold the target audio 'x'")
-        if synth_fn_kwargs is not None and len(synth_fn_kwargs) != len(theta_fn_kwargs):
-            raise ValueError(f"len(synth_fn_kwargs)={len(synth_fn_kwargs)} != "
-                             f"len(theta_fn_kwargs)={len(theta_fn_kwargs)}")
-        if self.loaded_probs_path is not None:
-            raise PathSamplingError(f"cannot warm up: fixed probs were loaded from "
-                                    f"{self.loaded_probs_path} (call clear() first)")
-        end_path_idx = self.n_paths if end_path_idx is None else end_path_idx
-        if not 0 <= start_path_idx < end_path_idx <= self.n_paths:
-            raise ValueError(f"need 0 <= start_path_idx < end_path_idx <= {self.n_paths}, got "
-                             f"{start_path_idx}, {end_path_idx}")
-        if not self.check_is_deterministic(theta_fn, theta_fn_kwargs[0], synth_fn,
-                                           (synth_fn_kwargs or [None])[0]):
-            log.warning("θ-IS warm-up: theta_fn or synth_fn is not deterministic; the "
-                        "curvature estimates will be noisy")
-        if save_dir is not None:
-            os.makedirs(save_dir, exist_ok=True)
-        groups = W.split_params(params, per_tensor=agg != "none")
-        bar = tqdm(range(start_path_idx, end_path_idx), desc="θ-IS warm-up", unit="path",
-                   disable=not progress)
-        for path_idx in bar:
-            vals_path = Path(save_dir) / f"vals_{path_idx}.pt" if save_dir else None
-            if vals_path is not None and vals_path.is_file():
-                vals = _load_tensor(vals_path)
-            else:
-                vals = torch.stack([self.calc_theta_eigs(
-                    path_idx, theta_fn, synth_fn, theta_fn_kwargs, group, synth_fn_kwargs,
-                    n_iter=n_iter, tol=tol, seed=seed) for group in groups]).float()
-                if vals_path is not None:
-                    _save_tensor(vals, vals_path)
-            self._update_from_vals(vals, path_idx, agg, str(vals_path or "vals"))
-        if save_dir is not None and start_path_idx == 0 and end_path_idx == self.n_paths:
-            _save_tensor(self.probs.clone(), Path(save_dir) / "probs.pt")
+    # functions of scrapl.warmup whose first argument is the loss, bound as methods (same
+    # signatures): fixed probabilities from a file, the warm-up, merging its files, the
+    # curvature of one path
+    load_probs = W.load_probs
+    load_probs_from_warmup_dir = W.load_probs_from_warmup_dir
+    warmup_lc_hvp = W.warmup_lc_hvp
+    calc_theta_eigs = W.calc_theta_eigs
 
     # ------------------------------------------------------------------ static (peer API)
-    @staticmethod
-    def check_is_deterministic(theta_fn: Callable[..., torch.Tensor],
-                               theta_fn_kwargs: Dict[str, Any],
-                               synth: Callable[..., torch.Tensor],
-                               synth_fn_kwargs: Optional[Dict[str, Any]] = None) -> bool:
-        """True if ``theta_fn`` and ``synth`` give the same output twice."""
-        with torch.no_grad():
-            theta_1, theta_2 = theta_fn(**theta_fn_kwargs), theta_fn(**theta_fn_kwargs)
-            if not torch.allclose(theta_1, theta_2):
-                log.warning("theta_fn is not deterministic")
-                return False
-            kw = synth_fn_kwargs or {}
-            if not torch.allclose(synth(theta_1, **kw), synth(theta_2, **kw)):
-                log.warning("synth_fn is not deterministic")
-                return False
-        return True
-
-    @staticmethod
-    def check_probs(probs: torch.Tensor, n_paths: int, eps: float, min_prob: float = 0.0,
-                    vals: Optional[torch.Tensor] = None,
-                    updated_indices: Optional[List[int]] = None) -> None:
-        """Raise ValueError unless ``probs`` is a distribution over ``n_paths`` with every
-        entry >= ``min_prob`` (and, given ``vals``, ``probs - min_prob`` proportional to
-        them on ``updated_indices``)."""
-        if probs.shape != (n_paths,):
-            raise ValueError(f"probs.shape = {tuple(probs.shape)}, expected ({n_paths},)")
-        if abs(float(probs.sum()) - 1.0) > max(eps, 1e-9):
-            raise ValueError(f"probs sum to {float(probs.sum())}, expected 1")
-        if float(probs.min()) < min_prob - max(eps, 1e-12):
-            raise ValueError(f"probs.min() = {float(probs.min())} < min_prob = {min_prob}")
-        if vals is None or updated_indices is None or len(updated_indices) < 2:
-            return
-        v = vals[updated_indices].double()
-        r = (probs[updated_indices] - min_prob).double()
-        if not torch.allclose(v / v.sum(), r / r.sum(), rtol=1e-3, atol=1e-12):
-            raise ValueError("probabilities are not proportional to the values")
-
-    @staticmethod
-    def calc_log_probs(log_vals: torch.Tensor) -> torch.Tensor:
-        """Normalize log values into log probabilities."""
-        return log_vals - torch.logsumexp(log_vals, dim=0)
-
-    @staticmethod
-    def adam_grad_norm_cont(grad: torch.Tensor, prev_m: torch.Tensor, prev_v: torch.Tensor,
-                            t: float, prev_t: float, b1: float = 0.9, b2: float = 0.999,
-                            eps: float = 1e-8) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One continuous-time Adam update (the peer's formula): returns (direction, m, v)."""
-        d1, d2 = b1 ** (t - prev_t), b2 ** (t - prev_t)
-        m = d1 * prev_m + (1 - d1) * grad
-        v = d2 * prev_v + (1 - d2) * grad ** 2
-        return _adam_normalize(m, v, t, b1, b2, eps), m, v
-
-
-def _load_tensor(path: Union[str, Path]) -> torch.Tensor:
-    """A tensor from a ``.pt`` file, without unpickling arbitrary objects."""
-    try:
-        value = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - reported with the file name
-        raise ValueError(f"{path}: not a readable tensor file ({err.__class__.__name__}: "
-                         f"{str(err).splitlines()[0] if str(err) else ''})") from None
-    if not isinstance(value, torch.Tensor):
-        raise ValueError(f"{path}: expected a tensor, found {type(value).__name__}")
-    return value
-
-
-def _save_tensor(tensor: torch.Tensor, path: Path) -> None:
-    """``torch.save`` through a temporary file, so no half-written file is left."""
-    from synths.files import atomic_output
-    with atomic_output(path) as tmp:
-        torch.save(tensor.detach().cpu(), tmp)
+    # the module functions of scrapl.warmup, scrapl.path_sampling and scrapl.path_optim
+    check_is_deterministic = staticmethod(W.check_is_deterministic)
+    check_probs = staticmethod(check_probs)
+    calc_log_probs = staticmethod(calc_log_probs)
+    adam_grad_norm_cont = staticmethod(adam_grad_norm_cont)

@@ -54,11 +54,12 @@ of the peer's 4.2 GB.
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-__all__ = ["PathGradientState"]
+__all__ = ["PathGradientState", "STATE_DTYPES", "adam_grad_norm_cont", "adam_normalize",
+           "check_v_dtype", "to_bfloat16_stochastic", "to_float8_e4m3_stochastic"]
 
 
 def to_bfloat16_stochastic(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -112,15 +113,26 @@ def check_v_dtype(state_dtype: torch.dtype, p_adam_v_dtype: Optional[torch.dtype
                          f"({state_dtype}) or torch.float8_e4m3fn, got {p_adam_v_dtype!r}")
 
 
-def _adam_normalize(m: torch.Tensor, v: torch.Tensor, t: float, b1: float, b2: float,
+def adam_normalize(m: torch.Tensor, v: torch.Tensor, t: float, b1: float, b2: float,
                     eps: float) -> torch.Tensor:
     """Bias-corrected Adam direction m̂ / (sqrt(v̂) + eps) at normalized time ``t`` (> 0)."""
     return (m / (1 - b1 ** t)) / ((v / (1 - b2 ** t)).sqrt() + eps)
 
 
+def adam_grad_norm_cont(grad: torch.Tensor, prev_m: torch.Tensor, prev_v: torch.Tensor,
+                        t: float, prev_t: float, b1: float = 0.9, b2: float = 0.999,
+                        eps: float = 1e-8) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One continuous-time Adam update (the peer's formula): the moments decay by
+    ``b**(t - prev_t)``; returns ``(direction, m, v)``, each of the shape of ``grad``."""
+    d1, d2 = b1 ** (t - prev_t), b2 ** (t - prev_t)
+    m = d1 * prev_m + (1 - d1) * grad
+    v = d2 * prev_v + (1 - d2) * grad ** 2
+    return adam_normalize(m, v, t, b1, b2, eps), m, v
+
+
 def _adam_normalize_sqrt(m: torch.Tensor, sqrt_v: torch.Tensor, t: float, b1: float, b2: float,
                          eps: float) -> torch.Tensor:
-    """:func:`_adam_normalize` given ``sqrt(v)`` instead of ``v``."""
+    """:func:`adam_normalize` given ``sqrt(v)`` instead of ``v``."""
     return (m / (1 - b1 ** t)) / (sqrt_v / math.sqrt(1 - b2 ** t) + eps)
 
 
@@ -227,7 +239,7 @@ class PathGradientState:
         if self.compact_v:
             return _adam_normalize_sqrt(self.m[i][path].to(dt), self._sqrt_v(i, path),
                                         step / self.n_paths, self.b1, self.b2, self.eps)
-        return _adam_normalize(self.m[i][path].to(dt), self.v[i][path].to(dt),
+        return adam_normalize(self.m[i][path].to(dt), self.v[i][path].to(dt),
                                step / self.n_paths, self.b1, self.b2, self.eps)
 
     def transform(self, i: int, grad: torch.Tensor, path: int, step: int,
@@ -261,7 +273,7 @@ class PathGradientState:
                 self._store(self.v[i], path, v)
                 if self.state_dtype != work:  # what is stored is what SAGA will recompute
                     m, v = self.m[i][path].to(work), self.v[i][path].to(work)
-                g = _adam_normalize(m, v, t, self.b1, self.b2, self.eps)
+                g = adam_normalize(m, v, t, self.b1, self.b2, self.eps)
         elif self.use_p_saga:
             self._store(self.table[i], path, g)
             if self.state_dtype != work:

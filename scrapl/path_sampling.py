@@ -23,11 +23,36 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
-__all__ = ["PathSampler", "PathSamplingError"]
+__all__ = ["PathSampler", "PathSamplingError", "calc_log_probs", "check_probs"]
 
 
 class PathSamplingError(ValueError):
     """A path distribution or path index that cannot be used."""
+
+
+def check_probs(probs: torch.Tensor, n_paths: int, eps: float, min_prob: float = 0.0,
+                vals: Optional[torch.Tensor] = None,
+                updated_indices: Optional[List[int]] = None) -> None:
+    """Raise ValueError unless ``probs`` (n_paths,) is a distribution over ``n_paths``
+    with every entry >= ``min_prob`` (and, given ``vals`` (n_paths,), ``probs - min_prob``
+    proportional to them on ``updated_indices``).  The peer's static check."""
+    if probs.shape != (n_paths,):
+        raise ValueError(f"probs.shape = {tuple(probs.shape)}, expected ({n_paths},)")
+    if abs(float(probs.sum()) - 1.0) > max(eps, 1e-9):
+        raise ValueError(f"probs sum to {float(probs.sum())}, expected 1")
+    if float(probs.min()) < min_prob - max(eps, 1e-12):
+        raise ValueError(f"probs.min() = {float(probs.min())} < min_prob = {min_prob}")
+    if vals is None or updated_indices is None or len(updated_indices) < 2:
+        return
+    v = vals[updated_indices].double()
+    r = (probs[updated_indices] - min_prob).double()
+    if not torch.allclose(v / v.sum(), r / r.sum(), rtol=1e-3, atol=1e-12):
+        raise ValueError("probabilities are not proportional to the values")
+
+
+def calc_log_probs(log_vals: torch.Tensor) -> torch.Tensor:
+    """Normalize log values into log probabilities over dim 0 (``log_softmax``)."""
+    return log_vals - torch.logsumexp(log_vals, dim=0)
 
 
 class PathSampler:

@@ -63,7 +63,7 @@ def test_batched_hvp_matches_explicit_jacobians():
     enc, loss = Encoder(), make_loss()
     params = [enc.lin.weight, enc.lin.bias]
     x = target()
-    rows = loss._warmup_rows(3, enc, synth, {"x": x}, None, params)
+    rows = W.path_theta_weight_gradients(loss, 3, enc, synth, {"x": x}, None, params)
     n = rows.shape[1]
     explicit = []
     for i in range(2):
