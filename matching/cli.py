@@ -122,7 +122,8 @@ def _match_batch(args: argparse.Namespace) -> int:
     from .batch import SUMMARY_NAME, match_batch
 
     single = [flag for flag, value in (("-o", args.output), ("--midi", args.midi),
-                                       ("--wav", args.wav), ("--plot", args.plot)) if value]
+                                       ("--wav", args.wav), ("--plot", args.plot),
+                                       ("--report", args.report)) if value]
     if single:
         print(f"synthmatch: error: {', '.join(single)} apply to one sound; with several sounds, "
               f"a folder or a pattern use --out DIR (see synthmatch match --help)",
@@ -167,7 +168,7 @@ def _match(args: argparse.Namespace) -> int:
     if _is_batch(args):
         return _match_batch(args)
     args.sound = args.sounds[0]
-    outputs = [p for p in (args.output, args.midi, args.wav, args.plot) if p]
+    outputs = [p for p in (args.output, args.midi, args.wav, args.plot, args.report) if p]
     for path in outputs:
         if not Path(path).resolve().parent.is_dir():
             raise FileNotFoundError(f"cannot write {path}: folder {Path(path).parent} does not exist")
@@ -200,6 +201,14 @@ def _match(args: argparse.Namespace) -> int:
         write_audio(args.wav, result.audio, result.sample_rate, peak_normalize=False,
                     float_samples=Path(args.wav).suffix.lower() in (".wav", ".aif", ".aiff"))
         print(f"wrote {args.wav}")
+    if args.report:
+        import os
+        base = Path(args.report).resolve().parent
+        links = {label: os.path.relpath(Path(path).resolve(), base) for label, path in
+                 (("preset (JSON)", args.output), ("MIDI", args.midi), ("rendered match (WAV)", args.wav),
+                  ("plot (PNG)", args.plot)) if path}
+        result.to_html(args.report, exports=links)
+        print(f"wrote {args.report}")
     if args.plot:
         from .plot import plot_match
         plot_match(args.plot, result.target, result.audio, result.sample_rate,
@@ -321,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--midi", metavar="OUT.mid", help="write a MIDI file playing the preset")
     match.add_argument("--wav", metavar="OUT.wav", help="write the rendered match")
     match.add_argument("--plot", metavar="OUT.png", help="plot target and match side by side")
+    match.add_argument("--report", metavar="OUT.html",
+                       help="one self-contained HTML page: A/B players, spectrograms, the "
+                            "preset on the panel, scores, distances, links to the outputs")
     from .cli_options import add_dataclass_arguments
     from .options import MatchOptions
     add_dataclass_arguments(match, MatchOptions)
