@@ -73,7 +73,7 @@ def calibration_figure(recordings: Sequence[Recording], calibration: Any, path: 
         row[2].legend(fontsize=6, loc="upper right")
     fig.suptitle("TR-808 serial 103852 (TR-808 samples by Michael Fischer, 1994) vs the model at the same knobs",
                  fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)

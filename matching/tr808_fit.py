@@ -563,6 +563,7 @@ def fit_calibration(recordings: Sequence[Recording], name: Optional[str] = None,
                   "fitted_on": datetime.date.today().isoformat(), "prior": cal.name if prior is None else str(
                       getattr(prior, "name", prior)),
                   "voices_kept_from_prior": [v for v in TR808.voices if v not in by_voice],
+                  "note": "voices without recordings keep the prior's constants (and output gain 1)",
                   "knob_law_points": {key: {f"{k:g}": v for k, v in pts.items()} for key, pts in log.points.items()},
                   **(source or {})}
     cal = cal.replace(name=label, source=provenance, output_gain=gains)

@@ -16,7 +16,7 @@ from typing import Iterable, Optional
 import numpy as np
 import soundfile
 
-__all__ = ["Recording", "RECORDED_KNOBS", "find_recordings", "parse_name", "DIGIT_POSITIONS"]
+__all__ = ["Recording", "RECORDED_KNOBS", "find_recordings", "select_recordings", "parse_name", "DIGIT_POSITIONS"]
 
 #: The knobs a file name encodes, per voice, in name order (level is always at 10).
 RECORDED_KNOBS: dict[str, tuple[str, ...]] = {
@@ -87,4 +87,17 @@ def find_recordings(directory: Path, voices: Optional[Iterable[str]] = None) -> 
             continue
         if keep is None or voice in keep:
             found.append(Recording(path, voice, knobs))
+    return found
+
+
+def select_recordings(directory: Path, voices: str = "") -> list[Recording]:
+    """:func:`find_recordings` for a command line: ``voices`` is comma-separated (empty:
+    all); a missing directory or no recordings at all raises ValueError (one line)."""
+    keep = [v for v in voices.split(",") if v] or None
+    try:
+        found = find_recordings(directory, keep)
+    except FileNotFoundError as error:
+        raise ValueError(str(error)) from None
+    if not found:
+        raise ValueError(f"{directory}: no TR-808 recordings" + (f" of {voices}" if keep else ""))
     return found

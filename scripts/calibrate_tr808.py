@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -31,12 +32,13 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from matching.tr808_fit import POSITIONS, FitLog, fit_calibration, knob_law_table  # noqa: E402
-from matching.tr808_recordings import find_recordings  # noqa: E402
+from matching.tr808_recordings import select_recordings  # noqa: E402
 
 
 def dial_error(law, position: float, value: float) -> float:
-    """How far (dial steps) from ``position`` the law reaches ``value`` (10 if never)."""
-    grid = [k / 20 for k in range(201)]
+    """How far (dial steps) from ``position`` the law reaches ``value``: the law is followed
+    beyond the 0-10 scale (-10 to 20) so that a value past its end still counts in full."""
+    grid = [k / 20 for k in range(-200, 401)]
     values = [law.value(k) for k in grid]
     best = min(range(len(grid)), key=lambda i: abs(math.log(max(values[i], 1e-12)) - math.log(max(value, 1e-12)))
                if value > 0 and values[i] > 0 else abs(values[i] - value))
@@ -56,18 +58,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--cv", action="store_true", help="also fit and report the three position folds")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    voices = [v for v in args.voices.split(",") if v] or None
     try:
-        recordings = find_recordings(args.recordings, voices)
-    except FileNotFoundError as error:
+        recordings = select_recordings(args.recordings, args.voices)
+    except ValueError as error:
         print(f"calibrate_tr808: {error}", file=sys.stderr)
         return 2
     if args.without is not None:
         recordings = [r for r in recordings if args.without not in r.positions()]
-    if not recordings:
-        print(f"calibrate_tr808: no TR-808 recordings under {args.recordings}", file=sys.stderr)
-        return 2
-    command = "python scripts/calibrate_tr808.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = shlex.join(["python", "scripts/calibrate_tr808.py", *(argv if argv is not None else sys.argv[1:])])
     source = {"recordings_dir": args.recordings.name, "command": command}
     if args.serial:
         source["unit_serial"] = args.serial

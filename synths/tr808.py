@@ -20,8 +20,12 @@ ops on ``[batch, n_samples]`` (no per-sample loops, no per-item loops, no loop o
 oscillators). Envelopes that in the circuit sit before a fixed high-pass filter are applied
 after it here (the filters ring for well under a millisecond at those cutoffs).
 
-All figures below are approximate: circuit-analysis values where the papers give them,
-otherwise measurements of / estimates from the service-manual schematics, as commented.
+The constants (frequencies, ring times, glides, filter cutoffs, noise levels, mix gains and
+the knob laws that map each 0-10 knob to its circuit value) are data: a
+:class:`~synths.tr808_calibration.Calibration` (``calibration=`` a shipped name, a JSON
+file or a dict). The default, ``fischer-103852``, is fitted to recordings of a real unit by
+``scripts/calibrate_tr808.py``; ``legacy`` holds the circuit-analysis values and estimates
+the model had before (see :mod:`synths.tr808_calibration`).
 """
 
 from __future__ import annotations
