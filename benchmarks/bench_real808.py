@@ -57,7 +57,7 @@ import synths  # noqa: E402
 from matching.acoustics import voice_features  # noqa: E402
 from matching.match import match_preset  # noqa: E402
 from matching.objective import match_distances  # noqa: E402
-from matching.tr808_recordings import Recording, find_recordings  # noqa: E402
+from matching.tr808_recordings import Recording, select_recordings  # noqa: E402
 
 FEATURES = ("peak_db", "f0_hz", "glide", "t60_s", "drop40_s", "centroid_hz", "attack_centroid_hz",
             "noise_to_tone_db", "sd_balance_db", "noise_t60_s")
@@ -256,14 +256,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--figure", type=Path, default=None, help="write the calibration figure here")
     parser.add_argument("--out", type=Path, default=None, help="write all numbers as JSON")
     args = parser.parse_args(argv)
-    voices = [v for v in args.voices.split(",") if v] or None
     try:
-        recordings = find_recordings(args.recordings, voices)
-    except FileNotFoundError as error:
+        recordings = select_recordings(args.recordings, args.voices)
+    except ValueError as error:
         print(f"bench_real808: {error}", file=sys.stderr)
-        return 2
-    if not recordings:
-        print(f"bench_real808: no TR-808 recordings under {args.recordings}", file=sys.stderr)
         return 2
     calibration = args.calibration
     if calibration is not None:
