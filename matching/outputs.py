@@ -147,9 +147,10 @@ class OutputPlan:
             raise OutputError(f"{label}: the path is empty")
         target = Path(os.path.realpath(given))
         suffixes = OUTPUT_KINDS[kind]
-        if suffixes is not None and target.suffix.lower() not in suffixes:
+        suffix = given.suffix.lower()
+        if suffixes is not None and not (suffix in suffixes and target.suffix.lower() in suffixes):
             raise OutputError(f"{label} {given}: unsupported {kind} extension "
-                              f"{target.suffix or 'none'!r}; use {', '.join(suffixes)}")
+                              f"{given.suffix or target.suffix or 'none'!r}; use {', '.join(suffixes)}")
         if suffixes is not None and target.is_dir():
             raise OutputError(f"{label} {given}: is a folder; give a file name")
         if suffixes is None and target.exists() and not target.is_dir():
