@@ -199,11 +199,17 @@ def match_batch(inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path],
     names = dict(zip(map(str, files), output_names(files)))
     plan = OutputPlan(inputs=[f for f in files if f.exists()])
     plan.add("--out", out, "folder")
-    plan.add("--kit", kit, "hydrogen")
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    plan.add("summary", out / SUMMARY_NAME, "csv")
-    for f in files:
-        plan.add(f"preset of {f}", out / f"{names[str(f)]}.json", "preset")
+    try:                                  # the kit may go into out_dir, now made
+        plan.add("--kit", kit, "hydrogen")
+        plan.add("summary", out / SUMMARY_NAME, "csv")
+        for f in files:
+            plan.add(f"preset of {f}", out / f"{names[str(f)]}.json", "preset")
+    except BaseException:
+        if made and not any(out.iterdir()):
+            out.rmdir()
+        raise
     rate = cls.default_sample_rate
     record = match_record(synth, voice, opts, length_tolerance)
     claims = Claims(out)

@@ -355,7 +355,8 @@ def test_pickle_checkpoint_refused_with_our_message(tmp_path):
     with pytest.raises(ValueError) as error:
         load_checkpoint(path)
     message = str(error.value)
-    assert message.startswith(f"{path}: refused") and "weights_only" not in message
+    assert message.startswith(f"{path}: not a readable training checkpoint: refused")
+    assert "weights_only" not in message
     assert "\n" not in message
 
 

@@ -42,9 +42,9 @@ def load_checkpoint(path: Path) -> Dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:          # holds Python objects: refused, never unpickled
-        raise ValueError(f"{path}: refused: the checkpoint holds Python objects other than "
-                         f"tensors and plain data, which synthmatch never loads; it was not "
-                         f"written by synthmatch train") from None
+        raise ValueError(f"{path}: not a readable training checkpoint: refused, it holds "
+                         f"Python objects other than tensors and plain data, which synthmatch "
+                         f"never loads (it was not written by synthmatch train)") from None
     except Exception as exc:                # corrupt, truncated, or not ours
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(f"{path}: not a readable training checkpoint ({first})") from None
