@@ -147,7 +147,8 @@ def _match_batch(args: argparse.Namespace) -> int:
     from .batch import SUMMARY_NAME, match_batch
 
     single = [flag for flag, value in (("-o", args.output), ("--midi", args.midi),
-                                       ("--wav", args.wav), ("--plot", args.plot)) if value]
+                                       ("--wav", args.wav), ("--plot", args.plot),
+                                       ("--report", args.report)) if value]
     if single:
         print(f"synthmatch: error: {', '.join(single)} {'apply' if len(single) > 1 else 'applies'} "
               f"to one sound; with several sounds, a folder or a pattern use --out DIR "
@@ -213,7 +214,8 @@ def _match(args: argparse.Namespace) -> int:
         return 2
     plan = OutputPlan(inputs=[args.sound])
     for label, path, kind in (("-o", args.output, "preset"), ("--midi", args.midi, "midi"),
-                              ("--wav", args.wav, "audio"), ("--plot", args.plot, "plot")):
+                              ("--wav", args.wav, "audio"), ("--plot", args.plot, "plot"),
+                              ("--report", args.report, "report")):
         plan.add(label, path, kind)
     early = options.warnings()
     for warning in early:
@@ -244,6 +246,13 @@ def _match(args: argparse.Namespace) -> int:
         writers["--wav"] = lambda path: write_audio(
             path, result.audio, result.sample_rate, peak_normalize=False,
             float_samples=Path(args.wav).suffix.lower() in (".wav", ".aif", ".aiff"))
+    if args.report:
+        import os
+        base = plan.outputs["--report"].target.parent
+        links = {label: os.path.relpath(plan.outputs[flag].target, base) for label, flag in
+                 (("preset (JSON)", "-o"), ("MIDI", "--midi"), ("rendered match (WAV)", "--wav"),
+                  ("plot (PNG)", "--plot")) if flag in plan.outputs}
+        writers["--report"] = lambda path: result.to_html(path, exports=links)
     if args.plot:
         from .plot import plot_match
         writers["--plot"] = lambda path: plot_match(
@@ -378,6 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--midi", metavar="OUT.mid", help="write a MIDI file playing the preset")
     match.add_argument("--wav", metavar="OUT.wav", help="write the rendered match")
     match.add_argument("--plot", metavar="OUT.png", help="plot target and match side by side")
+    match.add_argument("--report", metavar="OUT.html",
+                       help="one self-contained HTML page: A/B players, spectrograms, the "
+                            "preset on the panel, scores, distances, links to the outputs")
     from .cli_options import add_dataclass_arguments
     from .options import MatchOptions
     add_dataclass_arguments(match, MatchOptions)

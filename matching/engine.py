@@ -11,7 +11,8 @@
    :meth:`MatchObjective.pairwise` against every target of the group at once.
 2. **Voice detection.**  Each sound's voices are ranked by their best candidate; optionally
    (``detect_steps > 0``) the ``detect_voices`` best are first refined briefly.  The best
-   voice wins, and gets the rest of ``candidates`` random presets.
+   voice wins, and gets the rest of ``candidates`` random presets and, when it has few
+   parameters (1-3 for ``grid_size`` 600), an exhaustive coarse grid (:func:`coarse_grid`).
 3. **Refinement** (``refine``): Adam on the logits of the normalized parameters, through the
    synth, from the ``n_starts`` best candidates of each sound, on the log-spectral + envelope
    objective plus a SCRAPL term (one random JTFS path per step for the whole group).  Rows
@@ -44,8 +45,10 @@ from .options import DETECT_CANDIDATES, MatchOptions
 from .targets import Target
 
 __all__ = ["Sound", "SoundMatch", "Matcher", "match_group", "refine", "Adam",
-           "window_duration", "cached_pretrained"]
+           "window_duration", "cached_pretrained", "coarse_grid"]
 
+#: most values per parameter of the coarse grid search
+GRID_AXIS_MAX = 25
 #: samples rendered per synth call when scoring many candidates (memory per call ~ 16 MB)
 RENDER_SAMPLES = 2 ** 22
 
@@ -302,6 +305,37 @@ def _more_candidates(matcher: Matcher, modules: Dict[str, nn.Module],
             chosen[k].merge(theta, scores[k])
 
 
+def coarse_grid(n_params: int, size: int) -> Optional[torch.Tensor]:
+    """The exhaustive coarse search of a voice with few parameters: every combination of
+    ``g`` evenly spaced values in [0, 1] per parameter, ``g = floor(size ** (1 / n_params))``
+    (at most :data:`GRID_AXIS_MAX`) -> (g ** n_params, n_params); None when ``g < 3`` (too
+    many parameters for ``size``) or ``size`` is 0.  For the TR-808's voices at ``size``
+    600: level only 25 steps, level and a knob 24 x 24, three knobs 8 x 8 x 8."""
+    if size <= 0 or n_params <= 0:
+        return None
+    g = min(GRID_AXIS_MAX, int(math.floor(size ** (1.0 / n_params) + 1e-9)))
+    if g < 3:
+        return None
+    axis = torch.linspace(0, 1, g)
+    return torch.cartesian_prod(*[axis] * n_params).reshape(-1, n_params)
+
+
+def _grid_candidates(matcher: Matcher, modules: Dict[str, nn.Module],
+                     objectives: Dict[str, MatchObjective], chosen: List[_VoiceSearch]) -> None:
+    """Score the :func:`coarse_grid` of each chosen voice (``grid_size`` points) for the
+    sounds that chose it, and merge them into their candidates."""
+    for v in matcher.voices:
+        members = [k for k in range(len(chosen)) if chosen[k].voice == v]
+        s = modules[str(v)]
+        grid = coarse_grid(s.n_params, matcher.options.grid_size) if members else None
+        if grid is None:
+            continue
+        grid = grid.to(matcher.device)
+        scores = _scores(objectives[str(v)], s, grid)
+        for k in members:
+            chosen[k].merge(grid, scores[k])
+
+
 # ----------------------------------------------------------------------------- refinement
 def _refine_chosen(matcher: Matcher, s: nn.Module, targets: torch.Tensor,
                    chosen: List[_VoiceSearch]) -> torch.Tensor:
@@ -390,6 +424,7 @@ def match_group(matcher: Matcher, sounds: List[Sound]) -> List[SoundMatch]:
     chosen = [min(f, key=lambda d: d.score) for f in finalists]
     if first < opts.candidates:
         _more_candidates(matcher, modules, objectives, chosen, opts.candidates - first)
+    _grid_candidates(matcher, modules, objectives, chosen)
 
     results: List[Optional[SoundMatch]] = [None] * K
     for v in matcher.voices:

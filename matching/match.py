@@ -46,6 +46,18 @@ class MatchResult:
     sample_rate: int
     report: Dict[str, Any] = field(default_factory=dict)
 
+    def to_html(self, path: Union[str, Path], exports: Optional[Dict[str, str]] = None) -> Path:
+        """Write the match as one self-contained HTML page (A/B players, spectrograms,
+        the preset, scores, distances: :mod:`matching.html_report`); ``exports``: label ->
+        link of files written with it.  Returns the path."""
+        from .html_report import write_match_report
+        return write_match_report(self, path, exports)
+
+    def _repr_html_(self) -> str:
+        """The HTML page, for Jupyter."""
+        from .html_report import match_report_html
+        return match_report_html(self)
+
 
 def _target(audio, sample_rate: Optional[int], rate: int, offset_s: float) -> Target:
     if isinstance(audio, (str, Path)):

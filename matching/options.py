@@ -90,6 +90,9 @@ class MatchOptions:
                       metavar="LR")
     scrapl_weight: float = _option(0.5, "weight of the SCRAPL term of the refinement objective",
                                   metavar="W")
+    grid_size: int = _option(600, "most points of the exhaustive coarse search of the chosen "
+                                  "voice when it has few parameters (1-3 at 600); 0: none",
+                             metavar="N")
     detect_voices: int = _option(3, "voices refined before the voice is chosen (with "
                                     "--detect-steps > 0)", metavar="N")
     detect_steps: int = _option(0, "refinement steps of each finalist voice before the choice",
@@ -108,7 +111,7 @@ class MatchOptions:
 
     def check(self) -> "MatchOptions":
         """Raise ValueError naming the first bad option; returns self."""
-        for name in ("candidates", "steps", "detect_steps"):
+        for name in ("candidates", "steps", "detect_steps", "grid_size"):
             check_count(name, getattr(self, name), 0)
         for name in ("n_starts", "detect_voices"):
             check_count(name, getattr(self, name), 1)

@@ -49,6 +49,7 @@ OUTPUT_KINDS: Dict[str, Optional[Tuple[str, ...]]] = {
     "midi": (".mid", ".midi"),
     "audio": tuple(WRITE_FORMATS),
     "plot": (".png",),
+    "report": (".html", ".htm"),
     "csv": (".csv",),
     "hydrogen": (".h2drumkit",),
     "folder": None,

@@ -129,6 +129,17 @@ class Synth(nn.Module):
             f"synth {self.label()} has no parameter {name!r}; parameters: {', '.join(self.param_names)}"
         )
 
+    @classmethod
+    def check_calibration(cls, calibration: str) -> None:
+        """Raise :class:`SynthError` unless ``calibration`` names one of this synth's
+        calibrations (the base class has none; synths with calibrations override)."""
+        raise SynthError(f"synth {cls.name!r} has no calibrations (got calibration {calibration!r})")
+
+    def calibration_name(self) -> Optional[str]:
+        """The name of the constants this synth renders with (a :class:`~synths.preset.Preset`
+        records it); ``None`` for synths without calibrations (subclasses override)."""
+        return None
+
     def label(self) -> str:
         """``"tr808/BD"`` or ``"ddsp808"``."""
         return f"{self.name}/{self.voice}" if self.voice is not None else self.name

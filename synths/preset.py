@@ -8,6 +8,7 @@ A preset file looks like::
       "synth": "tr808",
       "voice": "BD",
       "name": "dark kick",
+      "calibration": "fischer-103852",
       "seed": 0,
       "params": {"level": 8.0, "tone": 4.5, "decay": 6.0},
       "metadata": {"source": "kick.wav"}
@@ -22,10 +23,15 @@ with ``python -m synths.schema``):
 
 * 1: ``format``, ``version``, ``synth``, ``voice``, ``seed``, ``params``, ``metadata``.
 * 2: adds ``name``, an optional display name (kit instrument and sample names use it).
+* 3: adds ``calibration``, the name (or JSON file) of the synth's calibration the preset was
+  made with (synths that have calibrations: ``tr808``, see :mod:`synths.tr808_calibration`);
+  ``null`` means the synth's default.
 
 Older files are read through :func:`migrate`, one step per version, so a version-1 file
-loads as a current preset (``name`` is ``null``). Files are always written in the current
-version.
+loads as a current preset (``name`` is ``null``). A tr808 preset of version 1 or 2 was made
+on the model before it was calibrated to a real unit, so it migrates to ``calibration:
+"legacy"`` and renders as it did; other synths' presets get ``null``. Files are always
+written in the current version.
 """
 
 from __future__ import annotations
@@ -44,13 +50,18 @@ from .files import PathLike, atomic_output
 from .registry import get, synth_class
 
 FORMAT_NAME = "synthmatch-preset"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 #: The fields each format version allows (a field of a later version in an older file is an error).
 FORMAT_FIELDS: dict[int, frozenset[str]] = {
     1: frozenset({"format", "version", "synth", "voice", "seed", "params", "metadata"}),
     2: frozenset({"format", "version", "synth", "voice", "name", "seed", "params", "metadata"}),
+    3: frozenset({"format", "version", "synth", "voice", "name", "calibration", "seed", "params", "metadata"}),
 }
+
+#: Synths whose version 1-2 presets were made on a model that has since been calibrated:
+#: ``{synth: the calibration those presets render with}``.
+PRE_CALIBRATION: dict[str, str] = {"tr808": "legacy"}
 
 
 class PresetError(ValueError):
@@ -96,8 +107,12 @@ def _migrate_1_to_2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "version": 2, "name": None}
 
 
+def _migrate_2_to_3(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "version": 3, "calibration": PRE_CALIBRATION.get(data.get("synth"))}
+
+
 #: ``{version: function}`` turning the plain data of that version into the next version's.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _migrate_1_to_2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
 
 
 def migrate(data: Mapping[str, Any], source: str = "preset") -> dict[str, Any]:
@@ -134,6 +149,9 @@ class Preset:
             files are migrated).
         name: optional display name (``"dark kick"``); kits name instruments and samples
             after it, or after the voice when it is ``None``.
+        calibration: the synth's calibration (a shipped name or a JSON file's path) the
+            preset renders with; ``None``: the synth's default. Only synths with
+            calibrations (tr808) take one.
     """
 
     synth: str
@@ -143,11 +161,19 @@ class Preset:
     metadata: dict[str, Any] = field(default_factory=dict)
     version: int = FORMAT_VERSION
     name: Optional[str] = None
+    calibration: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.name is not None and not isinstance(self.name, str):
             raise PresetError(f"preset name must be a string or null, got {self.name!r}")
         self.params = self._validated_params()
+        if self.calibration is not None:
+            if not isinstance(self.calibration, str) or not self.calibration:
+                raise PresetError(f"preset calibration must be a name or null, got {self.calibration!r}")
+            try:
+                synth_class(self.synth).check_calibration(self.calibration)
+            except (SynthError, ValueError) as error:
+                raise PresetError(str(error)) from None
 
     # ---------------------------------------------------------------- validation
     def _validated_params(self) -> dict[str, float]:
@@ -187,6 +213,8 @@ class Preset:
     # ---------------------------------------------------------------- synth bridge
     def build_synth(self, **options: Any) -> Synth:
         """The synth this preset is for (``options`` e.g. ``sample_rate``, ``duration``)."""
+        if self.calibration is not None:
+            options = {"calibration": self.calibration, **options}
         return get(self.synth, voice=self.voice, seed=self.seed, **options)
 
     def theta(self, synth: Optional[Synth] = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -208,7 +236,7 @@ class Preset:
         physical = synth.denormalize(row)
         return cls(synth=synth.name, voice=synth.voice, seed=synth.seed,
                    params={name: float(value[0]) for name, value in physical.items()},
-                   metadata=dict(metadata or {}))
+                   metadata=dict(metadata or {}), calibration=synth.calibration_name())
 
     # ---------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
@@ -219,6 +247,7 @@ class Preset:
             "synth": self.synth,
             "voice": self.voice,
             "name": self.name,
+            "calibration": self.calibration,
             "seed": self.seed,
             "params": dict(self.params),
             "metadata": self.metadata,
@@ -251,7 +280,7 @@ class Preset:
         try:
             return cls(synth=data["synth"], voice=data.get("voice"), params=dict(params),
                        seed=data.get("seed", 0), metadata=dict(metadata), version=FORMAT_VERSION,
-                       name=data.get("name"))
+                       name=data.get("name"), calibration=data.get("calibration"))
         except PresetError as error:
             raise PresetError(f"{source}: {error}") from None
 

@@ -80,6 +80,9 @@ def preset_json_schema(synths: Sequence[str] = BUILTIN_SYNTHS) -> dict[str, Any]
             "synth": {"type": "string", "minLength": 1, "description": "registry name of the synth"},
             "voice": {"type": ["string", "null"], "description": "voice name; null means the synth's default voice"},
             "name": {"type": ["string", "null"], "description": "display name (version 2 on)"},
+            "calibration": {"type": ["string", "null"], "minLength": 1,
+                            "description": "the synth's calibration (tr808: a shipped name or a JSON file); "
+                                           "null means the synth's default (version 3 on)"},
             "seed": {"type": "integer", "minimum": 0, "description": "seed of the synth's random elements"},
             "params": {"type": "object", "additionalProperties": {"type": "number"},
                        "description": "parameter name -> physical value; missing ones take their default"},

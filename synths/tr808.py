@@ -20,14 +20,17 @@ ops on ``[batch, n_samples]`` (no per-sample loops, no per-item loops, no loop o
 oscillators). Envelopes that in the circuit sit before a fixed high-pass filter are applied
 after it here (the filters ring for well under a millisecond at those cutoffs).
 
-All figures below are approximate: circuit-analysis values where the papers give them,
-otherwise measurements of / estimates from the service-manual schematics, as commented.
+The constants (frequencies, ring times, glides, filter cutoffs, noise levels, mix gains and
+the knob laws that map each 0-10 knob to its circuit value) are data: a
+:class:`~synths.tr808_calibration.Calibration` (``calibration=`` a shipped name, a JSON
+file or a dict). The default, ``fischer-103852``, is fitted to recordings of a real unit by
+``scripts/calibrate_tr808.py``; ``legacy`` holds the circuit-analysis values and estimates
+the model had before (see :mod:`synths.tr808_calibration`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 import torch
@@ -35,6 +38,8 @@ import torch
 from . import dsp
 from .base import Synth
 from .params import ParamSpec, knob
+from .tr808_calibration import (Calibration, CalibrationLike, Resonator, default_calibration,  # noqa: F401
+                                load_calibration)
 
 # ---------------------------------------------------------------------------- voice data
 
@@ -69,180 +74,13 @@ VOICE_KNOBS: dict[str, tuple[tuple[str, str, float], ...]] = {
 }
 
 #: Default render length per voice in seconds (long enough for the longest decay setting to
-#: fall well below -40 dB).
+#: fall well below -40 dB). Issue 14 lengthened BD (1 -> 3 s), CY (2 -> 4 s) and LC (0.4 ->
+#: 0.6 s): the real unit's decays at the top of their knobs are that long.
 VOICE_DURATIONS: dict[str, float] = {
-    "BD": 1.0, "SD": 0.5, "LT": 0.8, "MT": 0.6, "HT": 0.5, "LC": 0.4, "MC": 0.3, "HC": 0.3,
-    "CY": 2.0, "OH": 1.0, "CH": 0.25, "RS": 0.15, "CL": 0.3, "CP": 0.6, "MA": 0.2, "CB": 0.6,
+    "BD": 3.0, "SD": 0.5, "LT": 0.8, "MT": 0.6, "HT": 0.5, "LC": 0.6, "MC": 0.3, "HC": 0.3,
+    "CY": 4.0, "OH": 1.0, "CH": 0.25, "RS": 0.15, "CL": 0.3, "CP": 0.6, "MA": 0.2, "CB": 0.6,
 }
 
-
-@dataclass(frozen=True)
-class Resonator:
-    """A bridged-T resonator rung by the trigger pulse: ``gain * sin(phase(t)) * 10^(-3 t / t60)``.
-
-    ``glide_depth``: relative extra frequency at the attack, decaying with ``glide_time_s``
-    (the frequency falls as ``f * (1 + depth * exp(-t / glide_time))``).
-    """
-
-    freq_hz: float
-    t60_s: float
-    glide_depth: float = 0.0
-    glide_time_s: float = 0.01
-    gain: float = 1.0
-
-
-@dataclass(frozen=True)
-class BassDrum:
-    # Werner et al. DAFx 2014: the bridged-T rings near 49-56 Hz (stock tuning trimmer), with a
-    # small glide downward during and right after the ~1 ms trigger pulse.
-    freq_hz: float = 49.0
-    glide_depth: float = 0.12
-    glide_time_s: float = 0.02
-    # decay knob: feedback around the bridged-T sets its damping / ring time (Werner et al.
-    # 2014). The T60 range is an estimate matched by ear to recordings of stock units.
-    decay_t60_range_s: tuple[float, float] = (0.15, 1.2)
-    # tone knob: first-order low-pass on the pulse/click path (Werner et al. 2014, "tone stage");
-    # the cutoff range is an estimate.
-    tone_cutoff_range_hz: tuple[float, float] = (250.0, 7000.0)
-    click_width_s: float = 0.001  # trigger pulse width, ~1 ms (Werner et al. 2014)
-    click_gain: float = 0.45  # mix gains: chosen for a 0.1-1.5 peak range (not from a source)
-    body_gain: float = 0.9
-
-
-@dataclass(frozen=True)
-class Snare:
-    # Service notes / circuit analyses: two bridged-T resonators, ~180 Hz and ~330 Hz; the
-    # decay times, glide and noise figures below are estimates.
-    low: Resonator = Resonator(180.0, 0.22, glide_depth=0.05, glide_time_s=0.01)
-    high: Resonator = Resonator(330.0, 0.13, glide_depth=0.05, glide_time_s=0.01)
-    body_gain: float = 0.75
-    # tone knob: resonator balance, low gain 0.8 -> 0.2 across the knob (high the rest).
-    tone_balance_range: tuple[float, float] = (0.8, 0.2)
-    # snappy: white noise -> high-pass (~1.2 kHz est.) -> VCA with its own decay envelope.
-    noise_highpass_hz: float = 1200.0
-    noise_t60_s: float = 0.28
-    noise_rms: float = 0.14
-
-
-@dataclass(frozen=True)
-class Tom:
-    """Tom/conga: one gliding resonator (tuning sets its final frequency) plus, on toms,
-    a little low-passed ("pink-ish") noise with a short envelope."""
-
-    tuning_range_hz: tuple[float, float]
-    t60_s: float
-    glide_depth: float
-    glide_time_s: float
-    noise_rms: float = 0.0
-    noise_lowpass_hz: float = 1500.0
-    noise_t60_s: float = 0.12
-    body_gain: float = 0.85
-
-
-#: Tuning ranges: approximate figures commonly quoted for stock units (the congas are the
-#: tom circuits retuned higher, without the noise path, per the service notes); decay
-#: times and glide depths are estimates, not measured.
-TOMS: dict[str, Tom] = {
-    "LT": Tom((80.0, 100.0), 0.75, 0.12, 0.03, noise_rms=0.05),
-    "MT": Tom((120.0, 160.0), 0.55, 0.12, 0.03, noise_rms=0.05),
-    "HT": Tom((165.0, 220.0), 0.45, 0.12, 0.03, noise_rms=0.05),
-    "LC": Tom((165.0, 220.0), 0.35, 0.06, 0.02),
-    "MC": Tom((250.0, 310.0), 0.25, 0.06, 0.02),
-    "HC": Tom((370.0, 455.0), 0.22, 0.06, 0.02),
-}
-
-
-@dataclass(frozen=True)
-class Metal:
-    # Six Schmitt-trigger square oscillators (Werner et al., cymbal paper ICMC 2014 / service notes).
-    oscillators_hz: tuple[float, ...] = (205.3, 304.4, 369.6, 522.7, 540.0, 800.0)
-    # Two band-pass filters on the summed bank (cymbal paper): ~3.44 kHz and ~7.1 kHz; the
-    # Q values, envelope times and high-pass cutoffs below are estimates.
-    low_band_hz: float = 3440.0
-    low_band_q: float = 2.0
-    high_band_hz: float = 7100.0
-    high_band_q: float = 3.0
-    # Hi-hats: both bands (low band weaker) -> VCA -> high-pass (~6 kHz est. from schematic).
-    hat_low_band_mix: float = 0.35
-    hat_highpass_hz: float = 6000.0
-    hat_rms: float = 0.25
-    closed_hat_t60_s: float = 0.09
-    open_hat_t60_range_s: tuple[float, float] = (0.18, 1.2)
-    # Cymbal: low band through two envelopes (long "low", shorter "mid"), high band short;
-    # tone knob balances low/mid vs high; final high-passes (est.).
-    cymbal_low_highpass_hz: float = 2500.0
-    cymbal_high_highpass_hz: float = 5000.0
-    cymbal_low_t60_range_s: tuple[float, float] = (0.6, 2.4)
-    cymbal_mid_t60_ratio: float = 0.35
-    cymbal_mid_mix: float = 0.5
-    cymbal_high_t60_s: float = 0.3
-    cymbal_tone_high_mix_range: tuple[float, float] = (0.15, 0.85)
-    cymbal_rms: float = 0.3
-
-
-@dataclass(frozen=True)
-class Cowbell:
-    # Werner et al., "More cowbell" (AES 2014): the 540 Hz and 800 Hz squares of the bank,
-    # summed, through a band-pass near 2.64 kHz, with a two-stage (fast then slow) envelope.
-    oscillators_hz: tuple[float, float] = (540.0, 800.0)
-    bandpass_hz: float = 2640.0
-    bandpass_q: float = 1.0
-    fast_t60_s: float = 0.05
-    slow_t60_s: float = 0.55
-    fast_mix: float = 0.65
-    peak: float = 0.8
-
-
-@dataclass(frozen=True)
-class RimShot:
-    # Service notes: two bridged-T resonators (~500 Hz, ~1.7 kHz) with very short decay, summed
-    # and driven into a transistor stage that saturates (modelled with tanh), then high-passed.
-    low: Resonator = Resonator(500.0, 0.045)
-    high: Resonator = Resonator(1700.0, 0.03, gain=0.8)
-    drive: float = 3.0
-    highpass_hz: float = 300.0
-    peak: float = 0.8
-
-
-@dataclass(frozen=True)
-class Claves:
-    # Service notes: one bridged-T resonator at ~2.5 kHz, short ring.
-    resonator: Resonator = Resonator(2500.0, 0.12)
-    peak: float = 0.8
-
-
-@dataclass(frozen=True)
-class Clap:
-    # Service notes: white noise -> band-pass (~1 kHz) -> two VCAs: one driven by the
-    # re-triggered sawtooth envelope (3-4 quick bursts ~10 ms apart), one by a slower
-    # "reverb" envelope; summed.
-    bandpass_hz: float = 1000.0
-    bandpass_q: float = 1.5
-    burst_times_s: tuple[float, ...] = (0.0, 0.0105, 0.021, 0.0315)
-    burst_t60_s: tuple[float, ...] = (0.03, 0.03, 0.03, 0.09)
-    reverb_attack_s: float = 0.004
-    reverb_t60_s: float = 0.35
-    reverb_mix: float = 0.3
-    peak: float = 0.8
-
-
-@dataclass(frozen=True)
-class Maracas:
-    # Service notes: white noise -> high-pass (~5 kHz est.) -> short attack/decay envelope.
-    highpass_hz: float = 5000.0
-    attack_s: float = 0.003
-    t60_s: float = 0.09
-    peak: float = 0.7
-
-
-BASS_DRUM = BassDrum()
-SNARE = Snare()
-METAL = Metal()
-COWBELL = Cowbell()
-RIM_SHOT = RimShot()
-CLAVES = Claves()
-CLAP = Clap()
-MARACAS = Maracas()
 
 # Noise streams (one per use, so voices never share noise).
 _STREAM = {"SD": 1, "TOM": 2, "CP": 3, "CP_REVERB": 4, "MA": 5, "OSC_PHASE": 6}
@@ -251,12 +89,33 @@ _F64 = torch.empty(0, dtype=torch.float64)  # "like" for float64 CPU master buff
 
 
 class TR808(Synth):
-    """Roland TR-808 rhythm composer: 16 circuit-modelled voices with their panel knobs (0-10)."""
+    """Roland TR-808 rhythm composer: 16 circuit-modelled voices with their panel knobs (0-10).
+
+    Args (besides :class:`~synths.base.Synth`'s ``voice``, ``sample_rate``, ``duration``,
+    ``seed``):
+        calibration: the model's constants (:mod:`synths.tr808_calibration`): a shipped
+            calibration's name (``"fischer-103852"``, the default, or ``"legacy"``), a JSON
+            file's path, a dict of that form or a :class:`Calibration`; ``None`` means the
+            default. :attr:`calibration` holds the resolved one.
+    """
 
     name = "tr808"
     voices = VOICES
     default_voice = "BD"
     default_sample_rate = 44100
+
+    def __init__(self, voice: Optional[str] = None, sample_rate: Optional[int] = None,
+                 duration: Optional[float] = None, seed: int = 0,
+                 calibration: CalibrationLike = None) -> None:
+        super().__init__(voice=voice, sample_rate=sample_rate, duration=duration, seed=seed)
+        self.calibration: Calibration = load_calibration(calibration)
+
+    @classmethod
+    def check_calibration(cls, calibration: str) -> None:
+        load_calibration(calibration)
+
+    def calibration_name(self) -> Optional[str]:
+        return self.calibration.name
 
     @classmethod
     def voice_param_specs(cls, voice: Optional[str]) -> tuple[ParamSpec, ...]:
@@ -306,9 +165,9 @@ class TR808(Synth):
     def _square_bank(self) -> torch.Tensor:
         """The six band-limited oscillator squares ``[6, n]``, phases drawn from the seed."""
         def make() -> torch.Tensor:
-            phases = torch.remainder(self.noise(_F64, _STREAM["OSC_PHASE"], n_samples=len(METAL.oscillators_hz)),
+            phases = torch.remainder(self.noise(_F64, _STREAM["OSC_PHASE"], n_samples=len(self.calibration.metal.oscillators_hz)),
                                      1.0) * (2 * math.pi)
-            freqs = torch.tensor(METAL.oscillators_hz, dtype=torch.float64)
+            freqs = torch.tensor(self.calibration.metal.oscillators_hz, dtype=torch.float64)
             return dsp.bandlimited_square_bank(freqs, phases, self._t64(), self.sample_rate)
         return self.cached_buffer("square_bank", _F64, make)
 
@@ -316,36 +175,37 @@ class TR808(Synth):
         """Summed oscillator bank through the 3.44 kHz and 7.1 kHz band-passes (float64)."""
         def make() -> torch.Tensor:
             metal = self._square_bank().sum(0)
-            low = self._filter(metal, "bandpass", METAL.low_band_hz, METAL.low_band_q)
-            high = self._filter(metal, "bandpass", METAL.high_band_hz, METAL.high_band_q)
+            low = self._filter(metal, "bandpass", self.calibration.metal.low_band_hz, self.calibration.metal.low_band_q)
+            high = self._filter(metal, "bandpass", self.calibration.metal.high_band_hz, self.calibration.metal.high_band_q)
             return torch.stack([low, high])
         bands = self.cached_buffer("metal_bands", _F64, make)
         return bands[0], bands[1]
 
     def _hat_band(self) -> torch.Tensor:
         low, high = self._metal_bands()
-        hat = self._filter(METAL.hat_low_band_mix * low + high, "highpass", METAL.hat_highpass_hz)
-        return hat * (METAL.hat_rms / self._rms(hat))
+        hat = self._filter(self.calibration.metal.hat_low_band_mix * low + high, "highpass", self.calibration.metal.hat_highpass_hz)
+        return hat * (self.calibration.metal.hat_rms / self._rms(hat))
 
     # ------------------------------------------------------------------ voices
     def synthesize(self, params: dict[str, torch.Tensor]) -> torch.Tensor:
         level = params["level"]
         gain = dsp.knob_taper(level).unsqueeze(-1)
         voice = self.voice
-        if voice in TOMS:
+        if voice in self.calibration.toms:
             body = self._tom(params, level)
         else:
             body = getattr(self, "_voice_" + voice)(params, level)
-        return gain * body
+        output_gain = self.calibration.gain(voice)
+        return (gain * output_gain if output_gain != 1.0 else gain) * body
 
     def _voice_BD(self, params: dict[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor:
-        bd = BASS_DRUM
+        bd = self.calibration.bass_drum
         t = self.time_axis(like)
         sine = self._const("bd_sine", like, lambda: bd.body_gain * torch.sin(dsp.swept_phase(
             self._t64(), torch.tensor([bd.freq_hz], dtype=torch.float64),
             torch.tensor([bd.glide_depth], dtype=torch.float64),
             torch.tensor([bd.glide_time_s], dtype=torch.float64))[0]))
-        t60 = dsp.knob_lerp(params["decay"], *bd.decay_t60_range_s, log=True)
+        t60 = bd.decay_t60_s(params["decay"])
         body = sine * dsp.exp_decay(t, t60)
         # Attack click: the ~1 ms trigger pulse through the tone stage's first-order low-pass,
         # in closed form: (1 - e^{-wc min(t, w)}) e^{-wc max(t - w, 0)}. Only its first ~30 ms
@@ -354,28 +214,33 @@ class TR808(Synth):
         width = bd.click_width_s
         rise = self._const(("bd_click_rise", k), like, lambda: torch.clamp(self._t64()[:k], max=width))
         fall = self._const(("bd_click_fall", k), like, lambda: torch.clamp(self._t64()[:k] - width, min=0.0))
-        cutoff = dsp.knob_lerp(params["tone"], *bd.tone_cutoff_range_hz, log=True)
+        cutoff = bd.tone_cutoff_hz(params["tone"])
         wc = (2 * math.pi * cutoff).unsqueeze(-1)
         click = bd.click_gain * (-torch.expm1(-wc * rise)) * torch.exp(-wc * fall)
         return torch.cat([body[:, :k] + click, body[:, k:]], dim=1)
 
     def _voice_SD(self, params: dict[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor:
-        sd = SNARE
+        sd = self.calibration.snare
 
         def make() -> torch.Tensor:
             low = sd.body_gain * self._resonator(sd.low)
             high = sd.body_gain * self._resonator(sd.high)
             noise = self._filter(self.noise(_F64, _STREAM["SD"]), "highpass", sd.noise_highpass_hz)
-            noise = noise * (sd.noise_rms / self._rms(noise)) * self._env(sd.noise_t60_s)
+            if sd.noise_lowpass_hz > 0:
+                noise = self._filter(noise, "lowpass", sd.noise_lowpass_hz)
+            envelope = self._env(sd.noise_t60_s)
+            if sd.noise_tail_mix > 0:  # the envelope's slow second stage
+                envelope = envelope + sd.noise_tail_mix * self._env(sd.noise_tail_t60_s)
+            noise = noise / self._rms(noise) * envelope
             return torch.stack([low, high, noise])
 
         parts = self._const("sd_parts", like, make)
-        low_gain = dsp.knob_lerp(params["tone"], *sd.tone_balance_range).unsqueeze(-1)
-        snappy = dsp.knob_taper(params["snappy"]).unsqueeze(-1)
-        return low_gain * parts[0] + (1 - low_gain) * parts[1] + snappy * parts[2]
+        high_share = sd.tone_high_share(params["tone"]).unsqueeze(-1)
+        snappy = sd.snappy_noise_rms(params["snappy"]).unsqueeze(-1)
+        return (1 - high_share) * parts[0] + high_share * parts[1] + snappy * parts[2]
 
     def _tom(self, params: dict[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor:
-        tom = TOMS[self.voice]
+        tom = self.calibration.toms[self.voice]
 
         def make() -> torch.Tensor:
             t = self._t64()
@@ -390,12 +255,14 @@ class TR808(Synth):
             return torch.stack([warp, env, noise])
 
         parts = self._const("tom_parts", like, make)
-        freq = dsp.knob_lerp(params["tuning"], *tom.tuning_range_hz, log=True).unsqueeze(-1)
+        freq = tom.tuning_hz(params["tuning"]).unsqueeze(-1)
         body = torch.sin((2 * math.pi) * freq * parts[0]) * parts[1]
+        if tom.second_harmonic:
+            body = body + (tom.second_harmonic / tom.body_gain) * body * body
         return body + parts[2] if tom.noise_rms > 0 else body
 
     def _voice_CY(self, params: dict[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor:
-        m = METAL
+        m = self.calibration.metal
 
         def make() -> torch.Tensor:
             low, high = self._metal_bands()
@@ -407,26 +274,33 @@ class TR808(Synth):
 
         bands = self._const("cy_bands", like, make)
         t = self.time_axis(like)
-        low_t60 = dsp.knob_lerp(params["decay"], *m.cymbal_low_t60_range_s, log=True)
+        low_t60 = m.cymbal_low_t60_s(params["decay"])
         low_env = ((1 - m.cymbal_mid_mix) * dsp.exp_decay(t, low_t60)
                    + m.cymbal_mid_mix * dsp.exp_decay(t, m.cymbal_mid_t60_ratio * low_t60))
-        high_mix = dsp.knob_lerp(params["tone"], *m.cymbal_tone_high_mix_range).unsqueeze(-1)
+        high_mix = m.cymbal_tone_high_mix(params["tone"]).unsqueeze(-1)
         return (1 - high_mix) * bands[0] * low_env + high_mix * bands[1]
 
     def _voice_OH(self, params: dict[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor:
         hat = self._const("hat_band", like, self._hat_band)
-        t60 = dsp.knob_lerp(params["decay"], *METAL.open_hat_t60_range_s, log=True)
-        return hat * dsp.exp_decay(self.time_axis(like), t60)
+        m = self.calibration.metal
+        t60 = m.open_hat_t60_s(params["decay"])
+        t = self.time_axis(like)
+        envelope = dsp.exp_decay(t, t60)
+        if m.open_hat_vca_threshold > 0:  # the VCA transistor's cut-off (Metal.open_hat_vca_threshold)
+            knee = m.open_hat_vca_knee
+            envelope = (torch.nn.functional.softplus((envelope - m.open_hat_vca_threshold) / knee) * knee
+                        / (1 - m.open_hat_vca_threshold))
+        return hat * envelope
 
     # Level-only voices: the whole waveform is a constant buffer scaled by the level taper.
     def _unit(self, like: torch.Tensor, make: Callable[[], torch.Tensor]) -> torch.Tensor:
         return self._const(("unit", self.voice), like, make).unsqueeze(0)
 
     def _voice_CH(self, params, like):
-        return self._unit(like, lambda: self._hat_band() * self._env(METAL.closed_hat_t60_s))
+        return self._unit(like, lambda: self._hat_band() * self._env(self.calibration.metal.closed_hat_t60_s))
 
     def _voice_RS(self, params, like):
-        rs = RIM_SHOT
+        rs = self.calibration.rim_shot
 
         def make() -> torch.Tensor:
             x = self._resonator(rs.low) + self._resonator(rs.high)
@@ -436,10 +310,11 @@ class TR808(Synth):
         return self._unit(like, make)
 
     def _voice_CL(self, params, like):
-        return self._unit(like, lambda: self._peak_normalized(self._resonator(CLAVES.resonator), CLAVES.peak))
+        return self._unit(like, lambda: self._peak_normalized(self._resonator(self.calibration.claves.resonator),
+                                                                  self.calibration.claves.peak))
 
     def _voice_CP(self, params, like):
-        cp = CLAP
+        cp = self.calibration.clap
 
         def make() -> torch.Tensor:
             t = self._t64()
@@ -460,7 +335,7 @@ class TR808(Synth):
         return self._unit(like, make)
 
     def _voice_MA(self, params, like):
-        ma = MARACAS
+        ma = self.calibration.maracas
 
         def make() -> torch.Tensor:
             t = self._t64()
@@ -471,11 +346,11 @@ class TR808(Synth):
         return self._unit(like, make)
 
     def _voice_CB(self, params, like):
-        cb = COWBELL
+        cb = self.calibration.cowbell
 
         def make() -> torch.Tensor:
             bank = self._square_bank()
-            index = [METAL.oscillators_hz.index(f) for f in cb.oscillators_hz]
+            index = [self.calibration.metal.oscillators_hz.index(f) for f in cb.oscillators_hz]
             x = self._filter(bank[index].sum(0), "bandpass", cb.bandpass_hz, cb.bandpass_q)
             env = cb.fast_mix * self._env(cb.fast_t60_s) + (1 - cb.fast_mix) * self._env(cb.slow_t60_s)
             return self._peak_normalized(x * env, cb.peak)

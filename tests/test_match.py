@@ -125,3 +125,19 @@ def test_plot_match_writes_a_png(tmp_path):
     plot_match(out, target, match, 44100, title="a -> b")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
     assert [p.name for p in tmp_path.iterdir()] == ["m.png"]      # no temporary left
+
+
+def test_the_coarse_grid_finds_a_few_knob_voice_without_refinement():
+    """A tom at knob positions on no random candidate: the exhaustive grid of the chosen
+    voice lands within one grid step of every knob before any refinement."""
+    from matching.engine import coarse_grid
+    lt = synths.get("tr808", voice="LT")
+    true = {"level": 9.0, "tuning": 3.3}
+    audio = lt.render(true).reshape(-1)
+    opts = dict(sample_rate=lt.sample_rate, voice="LT", refine=False, candidates=0,
+                use_encoder=False, jtfs_distance=False, progress=False)
+    step = 10 / (int(len(coarse_grid(2, 600)) ** 0.5) - 1)
+    found = match_preset(audio, "tr808", **opts).preset.params
+    assert all(abs(found[k] - v) <= step for k, v in true.items()), found
+    without = match_preset(audio, "tr808", grid_size=0, **opts).preset.params
+    assert max(abs(without[k] - v) for k, v in true.items()) > step, without

@@ -99,7 +99,8 @@ def test_migrate_steps_and_errors():
     migrated = migrate(v1)
     assert v1 == before, "migrate must not modify its input"
     assert migrated["version"] == FORMAT_VERSION and migrated["name"] is None
-    assert {k: v for k, v in migrated.items() if k not in ("version", "name")} == \
+    assert migrated["calibration"] == "legacy"  # a tr808 preset from before the calibration
+    assert {k: v for k, v in migrated.items() if k not in ("version", "name", "calibration")} == \
         {k: v for k, v in v1.items() if k != "version"}
     with pytest.raises(PresetError, match="unknown field 'name' for preset version 1"):
         migrate({**v1, "name": "x"}, source="old.json")
@@ -115,3 +116,27 @@ def test_name_round_trips_and_is_validated(tmp_path):
     assert Preset.load(tmp_path / "ch.json").name == "tight hat"
     with pytest.raises(PresetError, match="name must be a string"):
         Preset(synth="tr808", voice="CH", name=3)
+
+
+def test_calibration_field_version_3(tmp_path):
+    """Presets older than version 3 were made on the uncalibrated TR-808 model: they keep it;
+    a match records the calibration it was made with, and a reload renders the same."""
+    v2 = {"format": "synthmatch-preset", "version": 2, "synth": "tr808", "voice": "BD", "name": None,
+          "seed": 0, "params": {"level": 8.0, "decay": 7.0}, "metadata": {}}
+    old = Preset.from_dict(v2)
+    assert old.calibration == "legacy" and old.build_synth().calibration.name == "legacy"
+    assert Preset.from_dict({**v2, "synth": "ddsp808", "voice": None, "params": {}}).calibration is None
+    with pytest.raises(PresetError, match="unknown field 'calibration' for preset version 2"):
+        Preset.from_dict({**v2, "calibration": "legacy"})
+    synth = synths.get("tr808", voice="BD", calibration="legacy")
+    made = Preset.from_theta(synth, synth.default_theta())
+    assert made.calibration == "legacy"
+    made.save(tmp_path / "p.json")
+    again = Preset.load(tmp_path / "p.json")
+    assert again == made and torch.equal(again.render(), made.render())
+    current = Preset(synth="tr808", voice="BD")
+    assert current.calibration is None and current.build_synth().calibration.name == "fischer-103852"
+    with pytest.raises(PresetError, match="no-such: no such TR-808 calibration"):
+        Preset(synth="tr808", voice="BD", calibration="no-such")
+    with pytest.raises(PresetError, match="synth 'ddsp808' has no calibrations"):
+        Preset(synth="ddsp808", calibration="legacy")

@@ -8,7 +8,9 @@ import math
 import pytest
 import torch
 
-from synths.tr808 import TOMS, TR808, VOICE_KNOBS, VOICES
+from synths.tr808 import TR808, VOICE_KNOBS, VOICES
+
+TOMS = TR808(voice="LT").calibration.toms  # the default calibration's tom/conga constants
 
 torch.set_num_threads(2)
 
@@ -65,7 +67,7 @@ def test_voice_list_and_knobs_are_the_panel():
         specs = TR808.voice_param_specs(voice)
         assert tuple(s.name for s in specs) == expected[voice] == tuple(k[0] for k in VOICE_KNOBS[voice])
         assert all((s.min, s.max, s.scale, s.unit) == (0.0, 10.0, "knob", "knob") for s in specs)
-        assert 0.1 <= TR808.voice_duration(voice) <= 2.0
+        assert 0.1 <= TR808.voice_duration(voice) <= 4.0
     assert TR808.name == "tr808" and TR808.default_voice == "BD" and TR808.default_sample_rate == 44100
 
 
@@ -81,7 +83,10 @@ def test_every_voice_renders_level_zero_silent_and_sane_peak(voice):
         assert audio.shape == (2, 1, round(synth.voice_duration(voice) * 44100))
         assert torch.isfinite(audio).all()
         peak = float(audio.abs().max())
-        assert 0.1 <= peak <= 1.5, f"{voice} {knobs}: peak {peak}"
+        # the calibrated output gains put level 10 at the recorded unit's level (peaks near
+        # -2.5 dBFS); the model's Gaussian snare noise has a higher crest factor than the
+        # unit's, so SD at tone and snappy 10 peaks at ~1.6
+        assert 0.1 <= peak <= 2.0, f"{voice} {knobs}: peak {peak}"
         silent = synth.render({**knobs, "level": 0.0}, batch_size=1)
         assert torch.count_nonzero(silent) == 0
 
@@ -89,7 +94,7 @@ def test_every_voice_renders_level_zero_silent_and_sane_peak(voice):
 # ------------------------------------------------------------------------ acoustic facts
 @pytest.mark.parametrize("voice", list(TOMS))
 def test_tom_and_conga_tuning_moves_the_fundamental_up(voice):
-    low, high = TOMS[voice].tuning_range_hz
+    low, high = TOMS[voice].tuning_hz.at_0, TOMS[voice].tuning_hz.at_10
     f0 = [fundamental_hz(render(voice, tuning=k), 44100) for k in SWEEP]
     assert strictly_increasing(f0), f"{voice}: {f0}"
     # the measured pitch sits in the voice's range (the glide pulls it up slightly)

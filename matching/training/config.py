@@ -72,7 +72,7 @@ class TrainConfig:
     duration: Optional[float] = _option(
         None, "seconds of audio per sound (default: the voice's own duration)", metavar="S")
     #: SCRAPLLoss arguments (``shape``, ``J``, ``Q1``, ``Q2``, ``J_fr``, ``Q_fr``, ...) of the
-    #: JTFS at the synth's own rate; None: :func:`matching.objective.jtfs_config` at 11025 Hz
+    #: JTFS at the synth's own rate; None: :func:`matching.audio_loss.jtfs_config` at 11025 Hz
     jtfs: Optional[Dict[str, Any]] = _option(None)
     progress: bool = _option(True, "no progress bar", flag="--quiet")
 

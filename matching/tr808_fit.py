@@ -1,0 +1,571 @@
+"""Fit a TR-808 :class:`~synths.tr808_calibration.Calibration` to recordings of a real unit.
+
+The model's structure stays; only its constants move. For every recording the acoustic
+features of :mod:`matching.acoustics` are measured; then, voice by voice:
+
+1. **Inversion.** Each knob-driven circuit value (a T60, a resonance, a cutoff, a mix share,
+   a noise level) is found per recording: the value at which the *model* (rendered at the
+   recording's other knob settings) shows the recording's feature, by bisection (the
+   features are monotone in these values). Measuring the model the same way as the
+   recording cancels the measurement's own bias.
+2. **Knob laws.** Each :class:`~synths.tr808_calibration.KnobLaw` (``at_0``, ``at_10``,
+   ``curve``; its ``exponent`` is fixed by the circuit: 1 for a pot in an RC time constant,
+   -2 for a pot in a bridged-T resonance, 0 for a geometric sweep) is fitted to the
+   per-position medians of step 1 by MAP least squares: the data (relative errors of 5 %)
+   against a weak prior at the legacy constants (a factor e on values, 2 on the curve).
+   With three positions the data decide; with two (cross-validation) the prior fills the
+   one direction the data leave open.
+3. **Constants without a knob** (glides, ring times, noise colours, output gains): pooled
+   medians of the per-recording inversions.
+
+CH and CP have no recordings in the calibration set: their constants stay legacy (as does
+everything a voice without recordings uses). :func:`fit_calibration` is the entry point;
+``scripts/calibrate_tr808.py`` is its command line.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import math
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+import numpy as np
+import torch
+from scipy import optimize
+from scipy import signal as sps
+
+from synths.tr808 import TR808
+from synths.tr808_calibration import Calibration, KnobLaw, load_calibration
+
+from . import acoustics
+from .tr808_recordings import Recording
+
+__all__ = ["fit_calibration", "fit_knob_law", "POSITIONS", "bisect_value", "FitLog", "KNOB_LAWS",
+           "knob_law_table"]
+
+#: The knob positions of the calibration set.
+POSITIONS: tuple[float, ...] = (0.0, 5.0, 10.0)
+RATE = 44100
+DATA_SIGMA = 0.05       # relative error of a per-position value (5 %)
+PRIOR_SIGMA = 1.0       # prior on a law's end values: a factor e (log domain)
+CURVE_SIGMA = 2.0       # prior on a law's taper curve
+
+
+#: Each knob law of the model: ``"VOICE.knob" -> (constants section, tom voice or None, field)``.
+KNOB_LAWS: dict[str, tuple[str, Optional[str], str]] = {
+    "BD.tone": ("bass_drum", None, "tone_cutoff_hz"), "BD.decay": ("bass_drum", None, "decay_t60_s"),
+    "SD.tone": ("snare", None, "tone_high_share"), "SD.snappy": ("snare", None, "snappy_noise_rms"),
+    **{f"{v}.tuning": ("toms", v, "tuning_hz") for v in ("LT", "MT", "HT", "LC", "MC", "HC")},
+    "CY.tone": ("metal", None, "cymbal_tone_high_mix"), "CY.decay": ("metal", None, "cymbal_low_t60_s"),
+    "OH.decay": ("metal", None, "open_hat_t60_s"),
+}
+
+
+def knob_law_table(calibration: Calibration) -> dict[str, tuple[KnobLaw, dict[float, float]]]:
+    """Every knob law of ``calibration`` with the per-position values it was fitted to
+    (``{}`` where the calibration's source does not record them): ``{"BD.decay": (law, points)}``."""
+    recorded = calibration.source.get("knob_law_points", {}) if isinstance(calibration.source, dict) else {}
+    table = {}
+    for key, (section, voice, name) in KNOB_LAWS.items():
+        owner = calibration.toms[voice] if section == "toms" else getattr(calibration, section)
+        points = {float(k): float(v) for k, v in recorded.get(key, {}).items()}
+        table[key] = (getattr(owner, name), points)
+    return table
+
+
+class FitLog:
+    """What the fit did, line by line (printed by the calibration script), and the
+    per-position values each knob law was fitted to (``points["BD.decay"] = {0.0: 0.11, ...}``)."""
+
+    def __init__(self, echo: Optional[Callable[[str], None]] = None) -> None:
+        self.lines: list[str] = []
+        self.points: dict[str, dict[float, float]] = {}
+        self.echo = echo
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+        if self.echo:
+            self.echo(line)
+
+
+# ------------------------------------------------------------------------------ rendering
+_FORWARD_ONLY = ("open_hat_vca_threshold", "open_hat_vca_knee", "second_harmonic")  # used by the forward pass, not in buffers
+_synth_cache: dict[tuple, TR808] = {}
+
+
+def _buffer_signature(value: Any) -> Any:
+    """The constants that go into a voice's cached buffers (knob laws and gains do not)."""
+    if isinstance(value, KnobLaw):
+        return None
+    if dataclasses.is_dataclass(value):
+        return tuple((f.name, _buffer_signature(getattr(value, f.name))) for f in dataclasses.fields(value)
+                     if f.name not in _FORWARD_ONLY)
+    if isinstance(value, dict):
+        return tuple((k, _buffer_signature(v)) for k, v in sorted(value.items()))
+    return value
+
+
+def render(voice: str, calibration: Calibration, knobs: dict[str, float], n_samples: int) -> np.ndarray:
+    """The model at ``knobs`` (level 10), mono float64 ``[n_samples]``.
+
+    Synths are reused while the constants in their cached buffers stay the same (a fit
+    renders the same voice hundreds of times, changing only knob laws)."""
+    sections = calibration.replace(name="", source={}, output_gain={})
+    key = (voice, n_samples, _buffer_signature(sections))
+    synth = _synth_cache.get(key)
+    if synth is None:
+        if len(_synth_cache) > 64:
+            _synth_cache.clear()
+        synth = _synth_cache[key] = TR808(voice=voice, duration=n_samples / RATE, seed=0, calibration=calibration)
+    synth.calibration = calibration
+    with torch.no_grad():
+        return synth.render({"level": 10.0, **knobs}, batch_size=1, dtype=torch.float64)[0, 0].numpy()
+
+
+def with_constants(calibration: Calibration, section: str, voice: Optional[str] = None, **changes: Any) -> Calibration:
+    """A copy of ``calibration`` with fields of one constants section (or one tom) changed."""
+    if section == "toms":
+        toms = dict(calibration.toms)
+        toms[voice] = dataclasses.replace(toms[voice], **changes)
+        return calibration.replace(toms=toms)
+    return calibration.replace(**{section: dataclasses.replace(getattr(calibration, section), **changes)})
+
+
+def constant_law(value: float) -> KnobLaw:
+    """A law that holds ``value`` at every knob position (what inversion renders with)."""
+    return KnobLaw(value, value)
+
+
+def bisect_value(feature: Callable[[float], float], target: float, low: float, high: float,
+                 log: bool = True, steps: int = 14) -> float:
+    """The ``x`` in ``[low, high]`` where a monotone ``feature(x)`` equals ``target``
+    (geometric bisection when ``log``); clamped to the ends when ``target`` is outside."""
+    f_low, f_high = feature(low), feature(high)
+    increasing = f_high >= f_low
+    if (target <= f_low) == increasing and target != f_low:
+        return low
+    if (target >= f_high) == increasing and target != f_high:
+        return high
+    a, b = low, high
+    for _ in range(steps):
+        mid = math.sqrt(a * b) if log else 0.5 * (a + b)
+        if (feature(mid) < target) == increasing:
+            a = mid
+        else:
+            b = mid
+    return math.sqrt(a * b) if log else 0.5 * (a + b)
+
+
+# ------------------------------------------------------------------------------ knob laws
+def fit_knob_law(points: dict[float, float], prior: KnobLaw, log_values: bool = True,
+                 scale: Optional[float] = None, fixed_at_0: Optional[float] = None) -> KnobLaw:
+    """MAP fit of a :class:`KnobLaw` (its ``exponent`` from ``prior``) to ``{position: value}``.
+
+    Residuals are relative (``log_values``) or divided by ``scale`` (default: the prior's
+    range); the prior pulls ``at_0``, ``at_10`` (by :data:`PRIOR_SIGMA` in the same
+    units) and ``curve`` (by :data:`CURVE_SIGMA`) to ``prior``'s. ``fixed_at_0`` pins
+    ``at_0`` (a level pot that is silent at 0).
+    """
+    if not points:
+        return prior
+    span = scale or max(abs(prior.at_10 - prior.at_0), 1e-9)
+    positive = prior.exponent != 1.0 or log_values
+
+    def unpack(x: np.ndarray) -> KnobLaw:
+        ends = np.exp(x[:2]) if positive else x[:2] * span
+        at_0 = fixed_at_0 if fixed_at_0 is not None else float(ends[0])
+        return KnobLaw(at_0, float(ends[1]), float(x[2]), prior.exponent)
+
+    def encode(value: float) -> float:
+        return math.log(max(value, 1e-12)) if positive else value / span
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        law = unpack(x)
+        data = []
+        for k, y in points.items():
+            v = law.value(k)
+            data.append((math.log(max(v, 1e-12)) - math.log(max(y, 1e-12))) / DATA_SIGMA if log_values
+                        else (v - y) / (DATA_SIGMA * span))
+        start = np.array([encode(prior.at_0), encode(prior.at_10), prior.curve])
+        prior_terms = (x - start) / np.array([PRIOR_SIGMA, PRIOR_SIGMA, CURVE_SIGMA])
+        if fixed_at_0 is not None:
+            prior_terms[0] = 0.0
+        return np.concatenate([data, prior_terms])
+
+    x0 = np.array([encode(prior.at_0 if fixed_at_0 is None else max(prior.at_0, 1e-6)),
+                   encode(prior.at_10), prior.curve])
+    solution = optimize.least_squares(residuals, x0, method="trf", bounds=(
+        [-np.inf, -np.inf, -8.0], [np.inf, np.inf, 8.0]))
+    return unpack(solution.x)
+
+
+def _position_medians(values: Iterable[tuple[float, float]]) -> dict[float, float]:
+    grouped: dict[float, list[float]] = {}
+    for k, v in values:
+        grouped.setdefault(k, []).append(v)
+    return {k: float(np.median(v)) for k, v in sorted(grouped.items())}
+
+
+# ------------------------------------------------------------------------------ measurements
+def _highpassed(audio: np.ndarray, hz: float) -> np.ndarray:
+    return sps.sosfiltfilt(sps.butter(4, hz, btype="highpass", fs=RATE, output="sos"), audio)
+
+
+def _band(audio: np.ndarray, low: float, high: float) -> np.ndarray:
+    return sps.sosfiltfilt(sps.butter(2, [low, high], btype="bandpass", fs=RATE, output="sos"), audio)
+
+
+def attack_brightness_db(audio: np.ndarray) -> float:
+    """Energy above 1 kHz vs below it in the first 20 ms after the onset (dB): the BD click."""
+    x = acoustics.from_onset(audio, RATE)[: int(0.02 * RATE)]
+    return acoustics.noise_to_tone_db(x, RATE, 1000.0)
+
+
+def band_t60_s(audio: np.ndarray, low: float, high: float) -> float:
+    """T60 (s) of one band of the sound (a resonator's own ring)."""
+    return acoustics.decay_t60_s(_band(acoustics.from_onset(audio, RATE), low, high), RATE, -3.0, -30.0)
+
+
+def early_rms(audio: np.ndarray, seconds: float = 0.05) -> float:
+    """RMS of the first ``seconds`` after the onset (what output gains are matched on)."""
+    x = acoustics.from_onset(audio, RATE)[: int(seconds * RATE)]
+    return float(np.sqrt(np.mean(x ** 2)))
+
+
+# ------------------------------------------------------------------------------ the fit
+class _Voice:
+    """The recordings of one voice, with their audio and the helpers of the fit."""
+
+    def __init__(self, voice: str, recordings: Sequence[Recording]) -> None:
+        self.voice = voice
+        self.items = []
+        for rec in recordings:
+            audio, rate = rec.audio()
+            if rate != RATE:
+                raise ValueError(f"{rec.path}: sample rate {rate} Hz; the fit reads {RATE} Hz recordings")
+            self.items.append((rec, acoustics.from_onset(audio, RATE)))
+
+    def n(self, audio: np.ndarray) -> int:
+        return len(audio)
+
+    def per_recording(self, fn: Callable[[Recording, np.ndarray], float]) -> list[tuple[Recording, float]]:
+        return [(rec, fn(rec, audio)) for rec, audio in self.items]
+
+
+def _fit_gain(cal: Calibration, group: _Voice) -> float:
+    ratios = [early_rms(audio) / max(early_rms(render(group.voice, cal.replace(output_gain={}), rec.knobs,
+                                                            len(audio))), 1e-12)
+              for rec, audio in group.items]
+    return float(np.median(ratios))
+
+
+def _fit_bd(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
+    prior = cal.bass_drum
+    # resonance and glide: the instantaneous frequency of 25-120 Hz, 2-60 ms after the onset
+    times, freqs = [], []
+    for rec, audio in group.items:
+        t, f = acoustics.instantaneous_frequency_hz(audio, RATE, 25.0, 120.0)
+        keep = (t >= 0.003) & (t <= min(0.06, 0.5 * acoustics.time_to_drop_s(audio, RATE, 40.0) + 0.003))
+        times.append(t[keep])
+        freqs.append(f[keep])
+    t, f = np.concatenate(times), np.concatenate(freqs)
+    settled = [acoustics.fundamental_and_glide(a, RATE, 25.0, 120.0)[0] for r, a in group.items if r.knobs["decay"] > 0]
+
+    def glide_residual(x: np.ndarray) -> np.ndarray:
+        return np.log(f) - np.log(x[0] * (1 + x[1] * np.exp(-t / x[2])))
+
+    f_end = float(np.median(settled)) if settled else prior.freq_hz
+    fit = optimize.least_squares(lambda x: glide_residual(np.array([f_end, x[0], x[1]])), [0.5, 0.01],
+                                 bounds=([0, 0.001], [3, 0.1]))
+    depth, tau = (float(v) for v in fit.x)
+    cal = with_constants(cal, "bass_drum", glide_depth=depth, glide_time_s=tau)
+    # the settled pitch as the model shows it (the glide's tail lifts the spectral peak a little)
+    long = [(r, a) for r, a in group.items if r.knobs["decay"] == max(x.knobs["decay"] for x, _ in group.items)]
+
+    def settled_f0(x: np.ndarray) -> float:
+        return acoustics.fundamental_and_glide(x, RATE, 25.0, 120.0)[0]
+    f_end = float(np.median([bisect_value(lambda hz: settled_f0(render("BD", with_constants(
+        cal, "bass_drum", freq_hz=hz), r.knobs, len(a))), settled_f0(a), 30.0, 80.0) for r, a in long]))
+    cal = with_constants(cal, "bass_drum", freq_hz=f_end)
+    log(f"BD resonance {f_end:.2f} Hz, glide depth {depth:.3f}, glide time {1000 * tau:.1f} ms")
+
+    # decay knob -> body T60 (pot in the RC of the bridged-T's feedback: exponent 1)
+    def t60_of(rec: Recording, audio: np.ndarray) -> float:
+        target = acoustics.decay_t60_s(audio, RATE)
+        return bisect_value(lambda T: acoustics.decay_t60_s(render("BD", with_constants(
+            cal, "bass_drum", decay_t60_s=constant_law(T)), rec.knobs, len(audio)), RATE), target, 0.03, 12.0)
+
+    t60 = group.per_recording(t60_of)
+    points = _position_medians((r.knobs["decay"], v) for r, v in t60)
+    law = fit_knob_law(points, KnobLaw(prior.decay_t60_s.at_0, prior.decay_t60_s.at_10, 0.0, 1.0))
+    log.points["BD.decay"] = points
+    cal = with_constants(cal, "bass_drum", decay_t60_s=law)
+    log(f"BD decay -> T60: measured {_pts(points)} s; law {_law(law)}")
+
+    # the click's level: the brightest recordings with the prior's cutoff at their tone
+    top = max(r.knobs["tone"] for r, _ in group.items)
+    bright = [(r, a) for r, a in group.items if r.knobs["tone"] == top]
+    cutoff = prior.tone_cutoff_hz.value(top)
+    click = float(np.median([bisect_value(lambda g: attack_brightness_db(render("BD", with_constants(
+        cal, "bass_drum", click_gain=g, tone_cutoff_hz=constant_law(cutoff)), r.knobs, len(a))),
+        attack_brightness_db(a), 0.01, 20.0) for r, a in bright]))
+    cal = with_constants(cal, "bass_drum", click_gain=click)
+    log(f"BD click gain {click:.3f} (tone {top:g} recordings at the prior's {cutoff:.0f} Hz cutoff)")
+
+    # tone knob -> click low-pass cutoff: the pot is the R of an RC low-pass, f = 1/(2 pi R C): exponent -1
+    def cutoff_of(rec: Recording, audio: np.ndarray) -> float:
+        target = attack_brightness_db(audio)
+        return bisect_value(lambda c: attack_brightness_db(render("BD", with_constants(
+            cal, "bass_drum", tone_cutoff_hz=constant_law(c)), rec.knobs, len(audio))), target, 20.0, 18000.0)
+
+    cut = group.per_recording(cutoff_of)
+    points = _position_medians((r.knobs["tone"], v) for r, v in cut)
+    law = fit_knob_law(points, KnobLaw(prior.tone_cutoff_hz.at_0, prior.tone_cutoff_hz.at_10, 0.0, -1.0))
+    log.points["BD.tone"] = points
+    log(f"BD tone -> click cutoff: measured {_pts(points)} Hz; law {_law(law)}")
+    return with_constants(cal, "bass_drum", tone_cutoff_hz=law)
+
+
+def _fit_sd(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
+    prior = cal.snare
+    low_hz = float(np.median([acoustics.voice_features(a, RATE, "SD")["sd_low_hz"] for _, a in group.items]))
+    high_hz = float(np.median([acoustics.voice_features(a, RATE, "SD")["sd_high_hz"] for _, a in group.items]))
+    quiet = [(r, a) for r, a in group.items if r.knobs["snappy"] == min(x.knobs["snappy"] for x, _ in group.items)]
+    bands = {"low": (0.8 * low_hz, 1.2 * low_hz), "high": (0.85 * high_hz, 1.15 * high_hz)}
+    resonators = {"low": dataclasses.replace(prior.low, freq_hz=low_hz),
+                  "high": dataclasses.replace(prior.high, freq_hz=high_hz)}
+    cal = with_constants(cal, "snare", **resonators)
+    for name in ("low", "high"):  # each resonator's ring, on the quietest snappy setting
+        def ring(rec: Recording, audio: np.ndarray, name=name) -> float:
+            target = band_t60_s(audio, *bands[name])
+            return bisect_value(lambda T: band_t60_s(render("SD", with_constants(
+                cal, "snare", **{name: dataclasses.replace(getattr(cal.snare, name), t60_s=T)}), rec.knobs,
+                len(audio)), *bands[name]), target, 0.02, 2.0)
+        value = float(np.median([ring(r, a) for r, a in quiet]))
+        cal = with_constants(cal, "snare", **{name: dataclasses.replace(getattr(cal.snare, name), t60_s=value)})
+    log(f"SD resonators {low_hz:.1f} Hz (T60 {cal.snare.low.t60_s:.3f} s), {high_hz:.1f} Hz "
+        f"(T60 {cal.snare.high.t60_s:.3f} s)")
+
+    def balance(audio: np.ndarray) -> float:
+        return acoustics.band_energy_db(audio, RATE, *bands["high"]) - acoustics.band_energy_db(audio, RATE, *bands["low"])
+
+    # tone knob -> the wiper's share of the high resonator (a linear pot between the two)
+    def share_of(rec: Recording, audio: np.ndarray) -> float:
+        return bisect_value(lambda w: balance(render("SD", with_constants(
+            cal, "snare", tone_high_share=constant_law(w)), rec.knobs, len(audio))), balance(audio),
+            0.005, 0.995, log=False)
+
+    shares = group.per_recording(share_of)
+    points = _position_medians((r.knobs["tone"], v) for r, v in shares)
+    law = fit_knob_law(points, prior.tone_high_share, log_values=False, scale=1.0)
+    log.points["SD.tone"] = points
+    cal = with_constants(cal, "snare", tone_high_share=law)
+    log(f"SD tone -> high-resonator share: measured {_pts(points)}; law {_law(law)}")
+
+    # snappy: the noise's ring time, then the snappy pot -> noise RMS (silent at 0)
+    loud = [(r, a) for r, a in group.items if r.knobs["snappy"] == max(x.knobs["snappy"] for x, _ in group.items)]
+    if loud and loud[0][0].knobs["snappy"] > 0:
+        def tilt(x: np.ndarray) -> float:  # the noise's top octave vs its middle
+            return acoustics.band_energy_db(x, RATE, 12000.0, 22000.0) - acoustics.band_energy_db(x, RATE, 3000.0, 8000.0)
+        colour = float(np.median([bisect_value(lambda hz: tilt(render("SD", with_constants(
+            cal, "snare", noise_lowpass_hz=hz), r.knobs, len(a))), tilt(a), 1500.0, 20000.0) for r, a in loud]))
+        cal = with_constants(cal, "snare", noise_lowpass_hz=colour)
+        log(f"SD noise low-pass {colour:.0f} Hz (top octave vs 3-8 kHz of the loudest snappy)")
+
+        def noise_ring(rec: Recording, audio: np.ndarray) -> float:
+            target = acoustics.decay_t60_s(_highpassed(audio, 2000.0), RATE, -3.0, -30.0)
+            return bisect_value(lambda T: acoustics.decay_t60_s(_highpassed(render("SD", with_constants(
+                cal, "snare", noise_t60_s=T), rec.knobs, len(audio)), 2000.0), RATE, -3.0, -30.0), target, 0.03, 2.0)
+        cal = with_constants(cal, "snare", noise_t60_s=float(np.median([noise_ring(r, a) for r, a in loud])))
+
+        # the envelope's slow tail: its T60 from the slope below -55 dB, its level from the
+        # time the sound takes to fall 65 dB
+        def tail_slope(x: np.ndarray) -> float:
+            return acoustics.decay_t60_s(_highpassed(x, 2000.0), RATE, -55.0, -75.0)
+        tail_t60 = float(np.median([tail_slope(a) for _, a in loud]))
+        tail_t60 = tail_t60 if math.isfinite(tail_t60) and tail_t60 > cal.snare.noise_t60_s else 2 * cal.snare.noise_t60_s
+        cal = with_constants(cal, "snare", noise_tail_t60_s=tail_t60)
+
+        def length(x: np.ndarray) -> float:
+            return acoustics.time_to_drop_s(_highpassed(x, 2000.0), RATE, 65.0)
+        mix = float(np.median([bisect_value(lambda m: length(render("SD", with_constants(
+            cal, "snare", noise_tail_mix=m), r.knobs, len(a))), length(a), 1e-5, 0.1) for r, a in loud]))
+        cal = with_constants(cal, "snare", noise_tail_mix=mix)
+        log(f"SD noise tail: {20 * math.log10(mix):.1f} dB, T60 {tail_t60:.3f} s")
+
+    def noise_of(rec: Recording, audio: np.ndarray) -> float:
+        def ntt(x: np.ndarray) -> float:
+            return acoustics.noise_to_tone_db(x, RATE, 1500.0)
+        return bisect_value(lambda g: ntt(render("SD", with_constants(cal, "snare", snappy_noise_rms=constant_law(g)),
+                                                 rec.knobs, len(audio))), ntt(audio), 1e-4, 2.0)
+
+    levels = group.per_recording(noise_of)
+    points = _position_medians((r.knobs["snappy"], v) for r, v in levels)
+    law = fit_knob_law({k: v for k, v in points.items() if k > 0}, prior.snappy_noise_rms, fixed_at_0=0.0)
+    log.points["SD.snappy"] = points
+    log(f"SD noise T60 {cal.snare.noise_t60_s:.3f} s; snappy -> noise RMS: measured {_pts(points)} "
+        f"(0 is the pot's silent end, not fitted); law {_law(law)}")
+    return with_constants(cal, "snare", snappy_noise_rms=law)
+
+
+def _fit_tom(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
+    voice, prior = group.voice, cal.toms[group.voice]
+    band = acoustics.TONAL_BANDS_HZ[voice]
+
+    def f0(audio: np.ndarray) -> float:
+        return acoustics.fundamental_and_glide(audio, RATE, *band)[0]
+
+    def t60(audio: np.ndarray) -> float:
+        return acoustics.decay_t60_s(audio, RATE)
+
+    ring = float(np.median([bisect_value(lambda T: t60(render(voice, with_constants(
+        cal, "toms", voice, t60_s=T), r.knobs, len(a))), t60(a), 0.03, 3.0) for r, a in group.items]))
+    cal = with_constants(cal, "toms", voice, t60_s=ring)
+
+    def glide(audio: np.ndarray) -> float:
+        return acoustics.fundamental_and_glide(audio, RATE, *band)[1]
+
+    depth = float(np.median([bisect_value(lambda d: glide(render(voice, with_constants(
+        cal, "toms", voice, glide_depth=d), r.knobs, len(a))), glide(a), 1e-3, 1.0) for r, a in group.items]))
+    cal = with_constants(cal, "toms", voice, glide_depth=depth)
+
+    # tuning -> resonance: the pot is one resistor of the bridged-T, f ~ 1/sqrt(R): exponent -2
+    def freq_of(rec: Recording, audio: np.ndarray) -> float:
+        return bisect_value(lambda hz: f0(render(voice, with_constants(cal, "toms", voice, tuning_hz=constant_law(hz)),
+                                                 rec.knobs, len(audio))), f0(audio), band[0], band[1])
+
+    points = _position_medians((r.knobs["tuning"], v) for r, v in group.per_recording(freq_of))
+    law = fit_knob_law(points, KnobLaw(prior.tuning_hz.at_0, prior.tuning_hz.at_10, 0.0, -2.0))
+    log.points[f"{voice}.tuning"] = points
+    cal = with_constants(cal, "toms", voice, tuning_hz=law)
+
+    def harmonic(rec: Recording, x: np.ndarray) -> float:  # 2nd harmonic vs fundamental band (dB)
+        f = law.value(rec.knobs["tuning"])
+        return (acoustics.band_energy_db(x, RATE, 1.7 * f, 2.3 * f, stop_s=0.15)
+                - acoustics.band_energy_db(x, RATE, 0.8 * f, 1.2 * f, stop_s=0.15))
+
+    h2 = float(np.median([bisect_value(lambda h: harmonic(r, render(voice, with_constants(
+        cal, "toms", voice, second_harmonic=h), r.knobs, len(a))), harmonic(r, a), 1e-3, 2.0) for r, a in group.items]))
+    cal = with_constants(cal, "toms", voice, second_harmonic=h2)
+    if prior.noise_rms > 0:
+        def ntt(x: np.ndarray) -> float:
+            return acoustics.noise_to_tone_db(x, RATE, 1000.0)
+        noise = float(np.median([bisect_value(lambda g: ntt(render(voice, with_constants(
+            cal, "toms", voice, noise_rms=g), r.knobs, len(a))), ntt(a), 1e-4, 1.0) for r, a in group.items]))
+        cal = with_constants(cal, "toms", voice, noise_rms=noise)
+    log(f"{voice} T60 {ring:.3f} s, glide depth {depth:.3f}, 2nd harmonic {h2:.3f}, "
+        f"noise RMS {cal.toms[voice].noise_rms:.4f}; "
+        f"tuning -> f0: measured {_pts(points)} Hz; law {_law(law)}")
+    return cal
+
+
+def _fit_cy(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
+    prior = cal.metal
+
+    def centroid(x: np.ndarray) -> float:  # the tone knob's balance: above vs below 5 kHz, first 0.3 s
+        return acoustics.noise_to_tone_db(acoustics.from_onset(x, RATE)[: int(0.3 * RATE)], RATE, 5000.0)
+
+    def mix_of(rec: Recording, audio: np.ndarray) -> float:
+        return bisect_value(lambda w: centroid(render("CY", with_constants(cal, "metal", cymbal_tone_high_mix=constant_law(w)),
+                                                      rec.knobs, len(audio))), centroid(audio), 0.005, 0.995, log=False)
+
+    points = _position_medians((r.knobs["tone"], v) for r, v in group.per_recording(mix_of))
+    law = fit_knob_law(points, prior.cymbal_tone_high_mix, log_values=False, scale=1.0)
+    log.points["CY.tone"] = points
+    cal = with_constants(cal, "metal", cymbal_tone_high_mix=law)
+    log(f"CY tone -> high-band mix (energy above vs below 5 kHz): measured {_pts(points)}; law {_law(law)}")
+
+    def t60_of(rec: Recording, audio: np.ndarray) -> float:  # the low band's ring (2.5-5 kHz)
+        target = band_t60_s(audio, 2500.0, 5000.0)
+        return bisect_value(lambda T: band_t60_s(render("CY", with_constants(
+            cal, "metal", cymbal_low_t60_s=constant_law(T)), rec.knobs, len(audio)), 2500.0, 5000.0),
+            target, 0.1, 30.0)
+
+    # on the darkest tone setting only, where the low band that the decay knob shapes is strongest
+    darkest = min(r.knobs["tone"] for r, _ in group.items)
+    dark = [(r, v) for r, v in ((r, t60_of(r, a)) for r, a in group.items if r.knobs["tone"] == darkest)]
+    points = _position_medians((r.knobs["decay"], v) for r, v in dark)
+    law = fit_knob_law(points, KnobLaw(prior.cymbal_low_t60_s.at_0, prior.cymbal_low_t60_s.at_10, 0.0, 1.0))
+    log.points["CY.decay"] = points
+    log(f"CY decay -> low-band T60 (tone {darkest:g} recordings): measured {_pts(points)} s; law {_law(law)}")
+    return with_constants(cal, "metal", cymbal_low_t60_s=law)
+
+
+def _fit_oh(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
+    prior = cal.metal
+    if prior.open_hat_vca_threshold <= 0:
+        cal = with_constants(cal, "metal", open_hat_vca_threshold=0.3)
+
+    # decay knob -> envelope T60 (pot in the envelope's RC: exponent 1), from the audible
+    # length (-40 dB), which the VCA cut-off sets
+    def t60_of(rec: Recording, audio: np.ndarray) -> float:
+        return bisect_value(lambda T: acoustics.time_to_drop_s(render("OH", with_constants(
+            cal, "metal", open_hat_t60_s=constant_law(T)), rec.knobs, len(audio)), RATE, 40.0),
+            acoustics.time_to_drop_s(audio, RATE, 40.0), 0.02, 20.0)
+
+    # the VCA threshold: how flat the envelope is before the cut-off (slope of its first 20 dB)
+    def threshold(current: Calibration) -> float:
+        def slope(q: float, rec: Recording, audio: np.ndarray) -> float:
+            return acoustics.decay_t60_s(render("OH", with_constants(current, "metal", open_hat_vca_threshold=q),
+                                                rec.knobs, len(audio)), RATE, -3.0, -20.0)
+        return float(np.median([bisect_value(lambda q: slope(q, r, a), acoustics.decay_t60_s(a, RATE, -3.0, -20.0),
+                                             0.02, 0.95, log=False) for r, a in group.items]))
+
+    for _ in range(2):  # T60 and threshold interact: alternate twice
+        points = _position_medians((r.knobs["decay"], v) for r, v in group.per_recording(t60_of))
+        law = fit_knob_law(points, KnobLaw(prior.open_hat_t60_s.at_0, prior.open_hat_t60_s.at_10, 0.0, 1.0))
+        log.points["OH.decay"] = points
+        cal = with_constants(cal, "metal", open_hat_t60_s=law)
+        cal = with_constants(cal, "metal", open_hat_vca_threshold=threshold(cal))
+    log(f"OH decay -> envelope T60 (from the -40 dB length): measured {_pts(points)} s; law {_law(law)}; "
+        f"VCA threshold {cal.metal.open_hat_vca_threshold:.3f}")
+    return cal
+
+
+_FITS: dict[str, Callable[[Calibration, _Voice, FitLog], Calibration]] = {
+    "BD": _fit_bd, "SD": _fit_sd, "LT": _fit_tom, "MT": _fit_tom, "HT": _fit_tom, "LC": _fit_tom,
+    "MC": _fit_tom, "HC": _fit_tom, "CY": _fit_cy, "OH": _fit_oh,
+}
+
+
+def _pts(points: dict[float, float]) -> str:
+    return ", ".join(f"{k:g}: {v:.4g}" for k, v in points.items())
+
+
+def _law(law: KnobLaw) -> str:
+    return f"at_0 {law.at_0:.4g}, at_10 {law.at_10:.4g}, curve {law.curve:.3f}, exponent {law.exponent:g}"
+
+
+def fit_calibration(recordings: Sequence[Recording], name: Optional[str] = None, held_out: Optional[float] = None,
+                    prior: Any = "legacy", log: Optional[FitLog] = None,
+                    source: Optional[dict[str, Any]] = None) -> Calibration:
+    """Fit the model's constants to ``recordings`` (see the module docstring).
+
+    ``prior``: the calibration whose constants start the fit and act as the knob laws'
+    prior (a name, path, dict or :class:`Calibration`). ``held_out``: only recorded in the
+    result's name and source (the caller leaves those recordings out). ``source``: extra
+    provenance stored with the result. Voices without recordings keep the prior's
+    constants; every voice with recordings gets an output gain (early RMS, level 10).
+    """
+    log = log or FitLog()
+    cal = load_calibration(prior)
+    by_voice: dict[str, list[Recording]] = {}
+    for rec in recordings:
+        by_voice.setdefault(rec.voice, []).append(rec)
+    gains = {}
+    for voice in sorted(by_voice, key=lambda v: TR808.voices.index(v)):
+        group = _Voice(voice, by_voice[voice])
+        if voice in _FITS:
+            cal = _FITS[voice](cal, group, log)
+        gains[voice] = _fit_gain(cal, group)
+    label = name or ("fitted" if held_out is None else f"fitted-without-{held_out:g}")
+    provenance = {"recordings": sorted(r.name for r in recordings), "held_out_position": held_out,
+                  "fitted_on": datetime.date.today().isoformat(), "prior": cal.name if prior is None else str(
+                      getattr(prior, "name", prior)),
+                  "voices_kept_from_prior": [v for v in TR808.voices if v not in by_voice],
+                  "note": "voices without recordings keep the prior's constants (and output gain 1)",
+                  "knob_law_points": {key: {f"{k:g}": v for k, v in pts.items()} for key, pts in log.points.items()},
+                  **(source or {})}
+    cal = cal.replace(name=label, source=provenance, output_gain=gains)
+    log("output gains: " + ", ".join(f"{v} {g:.3f}" for v, g in gains.items()))
+    return cal

@@ -1,0 +1,186 @@
+"""TR-808 calibrations: selection and errors, knob laws, and the fit against real recordings.
+
+The recordings in ``tests/data/tr808-real/`` are TR-808 samples by Michael Fischer, 1994."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import synths
+from synths.tr808 import TR808, VOICES
+from synths.tr808_calibration import (DEFAULT_NAME, Calibration, CalibrationError, KnobLaw, default_calibration,
+                                      load_calibration, shipped_calibrations)
+
+torch.set_num_threads(2)
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORDINGS = Path(__file__).resolve().parent / "data" / "tr808-real"
+
+
+# ------------------------------------------------------------------------ selection
+def test_selection_by_name_path_dict_and_default(tmp_path):
+    assert {"legacy", DEFAULT_NAME} <= set(shipped_calibrations())
+    assert TR808(voice="BD").calibration.name == DEFAULT_NAME
+    legacy = synths.get("tr808", voice="BD", calibration="legacy")
+    assert legacy.calibration.name == "legacy" and legacy.calibration.bass_drum.freq_hz == 49.0
+    fitted = load_calibration(DEFAULT_NAME)
+    path = fitted.save(tmp_path / "unit.json")
+    from_file = synths.get("tr808", voice="SD", calibration=str(path)).calibration
+    assert from_file == fitted
+    # a partial dict: what it leaves out stays legacy
+    partial = {"name": "mine", "constants": {"bass_drum": {"freq_hz": 55.0,
+                                                           "decay_t60_s": {"at_0": 0.2, "at_10": 2.0}}}}
+    mine = synths.get("tr808", voice="BD", calibration=partial).calibration
+    assert mine.name == "mine" and mine.bass_drum.freq_hz == 55.0
+    # a partial law keeps the legacy law's other constants (its exponent 0: geometric)
+    assert mine.bass_drum.decay_t60_s == KnobLaw(0.2, 2.0, exponent=0.0) and mine.bass_drum.click_gain == 0.45
+    assert mine.snare == Calibration(name="x").snare
+    # round trip of the JSON form
+    assert Calibration.from_dict(json.loads(json.dumps(fitted.to_dict()))) == fitted
+    # the default can be switched for code that builds its own synths
+    with default_calibration("legacy"):
+        assert TR808(voice="OH").calibration.name == "legacy"
+    assert TR808(voice="OH").calibration.name == DEFAULT_NAME
+
+
+def test_the_shipped_calibration_states_its_source():
+    source = load_calibration(DEFAULT_NAME).source
+    assert source["unit_serial"] == "103852" and "Michael Fischer, 1994" in source["credit"]
+    assert source["command"].startswith("python scripts/calibrate_tr808.py")
+    assert {"CH", "CP"} <= set(source["voices_kept_from_prior"])
+    assert len(source["recordings"]) == 52 and not any(r[2:].count("25") or r[2:].count("75")
+                                                       for r in source["recordings"])
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("no-such-unit", "no-such-unit: no such TR-808 calibration (shipped: "),
+    ({"name": "x", "constants": {"bass_drum": {"decay": 1.0}}}, "constants.bass_drum: unknown key 'decay'"),
+    ({"name": "x", "constants": {"bass_drum": {"decay_t60_s": {"at_0": 1, "at_10": "long"}}}},
+     "constants.bass_drum.decay_t60_s.at_10 must be a finite number"),
+    ({"name": "x", "constants": {"drums": {}}}, "unknown key 'constants.drums'"),
+    ({"name": "x", "constants": {"toms": {"XT": {}}}}, "constants.toms: unknown voice 'XT'"),
+    ({"name": "", "constants": {}}, "'name' must be a non-empty string"),
+    ({"name": "x", "output_gain": {"BD": -1}}, "output_gain.BD must be a number > 0"),
+    ({"name": "x", "constants": {"metal": {"open_hat_t60_s": {"at_0": -1, "at_10": 1, "exponent": 0}}}},
+     "exponent 0 needs at_0 and at_10 > 0"),
+    (3.5, "calibration must be a name, a JSON file path, a dict or a Calibration"),
+])
+def test_bad_calibrations_raise_one_line_naming_the_key(bad, message):
+    with pytest.raises(CalibrationError) as error:
+        synths.get("tr808", voice="BD", calibration=bad)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_bad_calibration_files_name_the_file(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(CalibrationError, match=r"broken\.json: cannot read calibration"):
+        load_calibration(str(broken))
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"name": "w", "constants": {"snare": {"low": {"freq": 1}}}}))
+    with pytest.raises(CalibrationError, match=r"wrong\.json: constants\.snare\.low: unknown key 'freq'"):
+        load_calibration(str(wrong))
+
+
+# ------------------------------------------------------------------------ knob laws
+def _laws(calibration: Calibration):
+    for section in ("bass_drum", "snare", "metal"):
+        owner = getattr(calibration, section)
+        for name in vars(owner):
+            if isinstance(getattr(owner, name), KnobLaw):
+                yield f"{section}.{name}", getattr(owner, name)
+    for voice, tom in calibration.toms.items():
+        yield f"toms.{voice}.tuning_hz", tom.tuning_hz
+
+
+@pytest.mark.parametrize("name", ["legacy", DEFAULT_NAME])
+def test_knob_laws_are_smooth_and_strictly_monotone(name):
+    knob = torch.linspace(0.0, 10.0, 401, dtype=torch.float64, requires_grad=True)
+    for label, law in _laws(load_calibration(name)):
+        values = law(knob)
+        (slope,) = torch.autograd.grad(values.sum(), knob)
+        assert torch.isfinite(values).all() and torch.isfinite(slope).all(), label
+        assert (slope != 0).all() and ((slope > 0).all() or (slope < 0).all()), f"{name} {label}: not monotone"
+        steps = values.diff()
+        assert ((steps > 0).all() or (steps < 0).all()), f"{name} {label}"
+        assert abs(law.value(0.0) - law.at_0) < 1e-9 * max(1.0, abs(law.at_0)) and \
+            abs(law.value(10.0) - law.at_10) < 1e-9 * max(1.0, abs(law.at_10)), label
+
+
+@pytest.mark.parametrize("voice", [v for v in VOICES if len(TR808.voice_param_specs(v)) > 1])
+def test_every_knob_has_finite_non_zero_gradients_over_its_whole_range(voice):
+    synth = TR808(voice=voice, duration=0.05, sample_rate=16000, seed=0)
+    positions = torch.linspace(0.0, 1.0, 11, dtype=torch.float64)
+    for column, name in enumerate(synth.param_names):
+        if name == "level":
+            continue
+        theta = torch.full((len(positions), synth.n_params), 0.5, dtype=torch.float64)
+        theta[:, 0] = 1.0
+        theta[:, column] = positions
+        theta.requires_grad_(True)
+        audio = synth(theta)[:, 0]
+        weights = torch.randn(audio.shape, generator=torch.Generator().manual_seed(column), dtype=audio.dtype)
+        (grad,) = torch.autograd.grad((audio * weights).sum(), theta)
+        assert torch.isfinite(grad).all(), f"{voice}.{name}"
+        assert (grad[:, column] != 0).all(), f"{voice}.{name}: zero gradient at {positions[grad[:, column] == 0]}"
+
+
+# ------------------------------------------------------------------------ against the recordings
+def _recording(name: str):
+    from matching.tr808_recordings import find_recordings
+    (rec,) = [r for r in find_recordings(RECORDINGS) if r.name == name]
+    return rec
+
+
+def _log_mel_at_true_settings(name: str, calibration: str) -> float:
+    from matching.objective import batch_distances
+    from matching.targets import effective_duration, prepare_target
+    rec = _recording(name)
+    audio, rate = rec.audio()
+    target = prepare_target(torch.from_numpy(audio), rate, 44100).audio
+    target = target[: int(effective_duration(target, 44100) * 44100)]  # the matcher's window: to -50 dB
+    synth = TR808(voice=rec.voice, duration=len(target) / 44100, seed=0, calibration=calibration)
+    with torch.no_grad():
+        model = synth.render({"level": 10.0, **rec.knobs}, batch_size=1)[0]
+    return batch_distances(model, target.reshape(1, -1), 44100, jtfs=False)[0]["log_mel"]
+
+
+TOM_GAP = pytest.mark.xfail(strict=True, reason=(
+    "known gap: the calibrated tom/conga has the unit's pitch, ring and level, but its spectrum "
+    "between 200 Hz and 1 kHz (harmonics, noise) is still thinner than the recording's, which "
+    "log-mel weighs more than the legacy model's wrong decay"))
+
+
+@pytest.mark.parametrize("name", ["BD5050", "SD5010", "CY5000", "OH50", "HC10",
+                                  pytest.param("MT50", marks=TOM_GAP), pytest.param("HC00", marks=TOM_GAP)])
+def test_calibrated_model_is_closer_to_the_recording_than_legacy(name):
+    calibrated = _log_mel_at_true_settings(name, DEFAULT_NAME)
+    legacy = _log_mel_at_true_settings(name, "legacy")
+    assert calibrated < legacy, f"{name}: log-mel calibrated {calibrated:.3f} vs legacy {legacy:.3f}"
+
+
+def test_fitting_script_on_a_tiny_subset(tmp_path):
+    """Three conga recordings: the fitted tuning law goes through their measured pitches."""
+    from matching.acoustics import TONAL_BANDS_HZ, fundamental_and_glide
+    out = tmp_path / "hc.json"
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "calibrate_tr808.py"), str(RECORDINGS),
+                           "-o", str(out), "--voices", "HC", "--serial", "0"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    calibration = load_calibration(str(out))
+    assert calibration.name == "hc" and calibration.source["unit_serial"] == "0"
+    assert calibration.bass_drum == load_calibration("legacy").bass_drum  # no BD recordings: prior kept
+    law = calibration.toms["HC"].tuning_hz
+    assert law.exponent == -2.0
+    for position, file in ((0.0, "HC00"), (5.0, "HC50"), (10.0, "HC10")):
+        audio, rate = _recording(file).audio()
+        measured = fundamental_and_glide(audio, rate, *TONAL_BANDS_HZ["HC"])[0]
+        assert abs(law.value(position) / measured - 1) < 0.01, (position, law.value(position), measured)
+    assert np.isfinite(calibration.output_gain["HC"]) and 0.2 < calibration.output_gain["HC"] < 5
