@@ -6,6 +6,8 @@ MP3 without ffmpeg; torchaudio 2.9+ moved its file I/O to torchcodec, which need
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +56,25 @@ def write_audio(path: PathLike, audio: torch.Tensor, sample_rate: int, peak_norm
     return path
 
 
+def missing_reason(path: PathLike) -> str:
+    """Why ``path`` is not a readable file, in a few words: ``no such file``, ``is a
+    folder``, ``broken symbolic link``, ``symbolic link loop``, ..."""
+    path = Path(path)
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "symbolic link loop (the link points back to itself)"
+        if os.path.islink(path):
+            return f"broken symbolic link (to {os.readlink(path)})"
+        if error.errno == errno.ENOENT:
+            return "no such file"
+        return error.strerror or str(error)
+    if path.is_dir():
+        return "is a folder, not a file"
+    return "not a regular file"
+
+
 def read_audio(path: PathLike) -> tuple[torch.Tensor, int]:
     """Read an audio file as float32 ``[channels, n]`` and its sample rate.
 
@@ -62,7 +83,7 @@ def read_audio(path: PathLike) -> tuple[torch.Tensor, int]:
     """
     path = Path(path)
     if not path.is_file():
-        raise AudioFileError(f"{path}: no such file")
+        raise AudioFileError(f"{path}: {missing_reason(path)}")
     if path.stat().st_size == 0:
         raise AudioFileError(f"{path}: the file is empty")
     try:

@@ -22,13 +22,24 @@ baselines); what changes is that sounds share the work:
   reported with its reason and the others continue (a failing group is retried sound by
   sound, so one bad sound does not take its group down).
 * **Resume.**  A sound whose preset already exists in the output folder is skipped (its
-  row in the summary comes from the preset's metadata).
+  row in the summary comes from the preset's metadata) if it is current: the preset
+  records its sound's size, mtime and SHA-256 and the match options, and a sound that
+  changed, or options that changed, match it again (:mod:`matching.resume`).
+* **Claims.**  Each sound is claimed (a lock file in ``out_dir``) before it is loaded, so
+  concurrent runs on one ``out_dir`` share the work: a sound claimed by another run is
+  left to it (status ``claimed``), none is matched twice.
+* **Outputs.**  Every output (presets, summary, kit) is planned and checked before any
+  work (:class:`~matching.outputs.OutputPlan`); each preset is written atomically as its
+  sound is done, the summary and the kit at the end.
+* **Warnings.**  What the input checks see (truncated, clipped, DC offset, no onset, too
+  long: :mod:`matching.targets`) goes into each item's ``warnings``, the preset's
+  metadata and the summary's ``warnings`` column.
 * **Ranks.**  Under ``torchrun`` (a ``torch.distributed`` group) the files are dealt round
   robin over the ranks; rank 0 gathers the outcomes and writes the summary and the kit.
 
 Outputs in ``out_dir``: one preset per sound (``NAME.json``, atomic writes) and
 ``summary.csv`` (file, status ok/skipped/failed, preset, voice, durations, distances,
-baselines, time, error).  ``time_s`` of a sound is its share of its group's wall time.
+baselines, time, error, warnings).  ``time_s`` of a sound is its share of its group's wall time.
 """
 from __future__ import annotations
 
@@ -46,14 +57,17 @@ from synths.preset import Preset
 from .distributed import DistContext, context, shard_list
 from .engine import Matcher, Sound, SoundMatch, window_duration
 from .inputs import expand_inputs, output_names
+from .match import check_voice
 from .options import MatchOptions, check_count
+from .outputs import OutputPlan
+from .resume import Claims, input_identity, match_record, stale_reason
 
 __all__ = ["SUMMARY_NAME", "SUMMARY_FIELDS", "BatchItem", "BatchResult", "match_batch"]
 
 SUMMARY_NAME = "summary.csv"
 SUMMARY_FIELDS = ("file", "status", "preset", "voice", "duration_s", "window_s", "log_mel",
                   "mss", "mss_revisited", "envelope_db", "jtfs", "default_log_mel",
-                  "random_log_mel", "time_s", "error")
+                  "random_log_mel", "time_s", "error", "warnings")
 _DISTANCES = ("log_mel", "mss", "mss_revisited", "envelope_db", "jtfs")
 
 
@@ -61,7 +75,9 @@ _DISTANCES = ("log_mel", "mss", "mss_revisited", "envelope_db", "jtfs")
 @dataclass
 class BatchItem:
     """The outcome for one sound: ``status`` is ``ok`` (matched now), ``skipped`` (its
-    preset existed) or ``failed`` (``error`` says why)."""
+    preset existed and is current), ``claimed`` (another run is matching it; ``error``
+    says which) or ``failed`` (``error`` says why).  ``warnings``: what the input checks
+    saw (one line each)."""
 
     file: str
     status: str
@@ -74,6 +90,7 @@ class BatchItem:
     time_s: Optional[float] = None
     error: str = ""
     report: Dict[str, Any] = field(default_factory=dict, repr=False)
+    warnings: List[str] = field(default_factory=list)
 
     def row(self) -> Dict[str, str]:
         fmt = lambda v: "" if v is None else f"{v:.6g}"
@@ -82,6 +99,7 @@ class BatchItem:
                "voice": "" if self.voice is None else str(self.voice),
                "duration_s": fmt(self.duration_s), "window_s": fmt(self.window_s),
                "time_s": fmt(self.time_s), "error": self.error,
+               "warnings": " | ".join(self.warnings),
                "default_log_mel": fmt(base[0].get("log_mel")) if base else "",
                "random_log_mel": fmt(base[1].get("log_mel")) if len(base) > 1 else ""}
         for k in _DISTANCES:
@@ -109,9 +127,10 @@ class BatchResult:
 
 
 # ----------------------------------------------------------------------------- driver
-def _existing(path: Path, source: str, synth: str, voice: Optional[str]) -> Optional[BatchItem]:
-    """The summary row of a preset written by an earlier run, or None if it is unusable or
-    for another synth or voice (then the sound is matched again)."""
+def _existing(path: Path, source: str, synth: str, voice: Optional[str],
+              identity: Dict[str, Any], record: Dict[str, Any]) -> Optional[BatchItem]:
+    """The summary row of a preset written by an earlier run, or None if it is unusable,
+    for another synth or voice, or stale (then the sound is matched again)."""
     try:
         preset = Preset.load(path)
     except Exception:                               # noqa: BLE001 - rematch it
@@ -119,9 +138,12 @@ def _existing(path: Path, source: str, synth: str, voice: Optional[str]) -> Opti
     if preset.synth != synth or (voice is not None and preset.voice != voice):
         return None
     meta = preset.metadata or {}
+    if stale_reason(meta, identity, record) is not None:
+        return None
     return BatchItem(source, "skipped", str(path), preset.voice, meta.get("duration_s"),
                      meta.get("window_s"), dict(meta.get("distances") or {}),
-                     dict(meta.get("baselines") or {}), meta.get("time_s"))
+                     dict(meta.get("baselines") or {}), meta.get("time_s"),
+                     warnings=list(meta.get("warnings") or []))
 
 
 def _reason(exc: BaseException) -> str:
@@ -156,18 +178,16 @@ def match_batch(inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path],
     folder.  ``batch_size``: most sounds per batched optimization (fewer for long sounds:
     rows x samples stay within ``max_batch_samples``); ``length_tolerance``: how much
     longer than a sound its matching window may be, to share a batch; ``resume``: skip
-    sounds whose preset exists.  ``dist``: the process group (default: the current one, if
+    sounds whose preset exists and is current (same sound, same options).  ``dist``: the process group (default: the current one, if
     any); files are dealt over the ranks and every rank returns all ranks' items.
-    Raises ValueError for bad options or when the inputs name no file at all.
+    Raises ValueError for bad options or when the inputs name no file at all,
+    :class:`~matching.outputs.OutputError` for outputs that cannot be written (before any
+    work).
     """
-    from tqdm.auto import tqdm
-    from .targets import effective_duration, load_target
     started = time.perf_counter()
     opts = (options or MatchOptions()).replace(**overrides).check()
+    check_voice(synth, voice)
     cls = synths.synth_class(synth)
-    if voice is not None and voice not in cls.voices:
-        raise synths.SynthError(f"synth {synth!r} has no voice {voice!r}; voices: "
-                                + ", ".join(str(v) for v in cls.voices))
     check_count("batch_size", batch_size, 1)
     if not (length_tolerance >= 0 and math.isfinite(length_tolerance)):
         raise ValueError(f"length_tolerance must be >= 0, got {length_tolerance}")
@@ -176,33 +196,66 @@ def match_batch(inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path],
     if not files:
         raise ValueError("; ".join(problems) if problems else "no input files")
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
     names = dict(zip(map(str, files), output_names(files)))
+    plan = OutputPlan(inputs=[f for f in files if f.exists()])
+    plan.add("--out", out, "folder")
+    made = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:                                  # the kit may go into out_dir, now made
+        plan.add("--kit", kit, "hydrogen")
+        plan.add("summary", out / SUMMARY_NAME, "csv")
+        for f in files:
+            plan.add(f"preset of {f}", out / f"{names[str(f)]}.json", "preset")
+    except BaseException:
+        if made and not any(out.iterdir()):
+            out.rmdir()
+        raise
     rate = cls.default_sample_rate
-    matcher = Matcher(synth, list(cls.voices) if voice is None else [voice], opts)
+    record = match_record(synth, voice, opts, length_tolerance)
+    claims = Claims(out)
+    try:
+        return _run(files, names, out, kit, synth, voice, opts, record, plan, claims,
+                    batch_size, length_tolerance, resume, max_batch_samples, dist,
+                    problems, started, rate)
+    finally:
+        claims.release_all()
 
+
+def _run(files, names, out, kit, synth, voice, opts, record, plan, claims, batch_size,
+         length_tolerance, resume, max_batch_samples, dist, problems, started, rate) -> BatchResult:
+    from tqdm.auto import tqdm
+    from .targets import effective_duration, load_target
+    cls = synths.synth_class(synth)
+    matcher = Matcher(synth, list(cls.voices) if voice is None else [voice], opts)
     mine = shard_list(files, dist.rank, dist.world_size)
     items: Dict[str, BatchItem] = {}
     pending: List[Sound] = []
+    identities: Dict[str, Dict[str, Any]] = {}
     bar = tqdm(total=len(mine), unit="sound", disable=not opts.progress or not dist.is_main,
                desc=f"match {synth}" + (f" (rank 0 of {dist.world_size})" if dist.enabled else ""))
     for f in mine:
         key, preset_path = str(f), out / f"{names[str(f)]}.json"
-        done = _existing(preset_path, key, synth, voice) \
-            if resume and preset_path.is_file() else None
-        if done is not None:
-            items[key] = done
+        holder = claims.take(names[key])
+        if holder is not None:
+            items[key] = BatchItem(key, "claimed", error=f"being matched by {holder}")
             bar.update(1)
             continue
         try:
-            tgt = load_target(f, rate)
+            identities[key] = identity = input_identity(f)
+            done = _existing(preset_path, key, synth, voice, identity, record) \
+                if resume and preset_path.is_file() else None
+            if done is not None:
+                items[key] = done
+                claims.release(names[key])
+                bar.update(1)
+                continue
+            tgt = load_target(f, rate, offset_s=float(opts.offset))
             duration = effective_duration(tgt.audio, rate)
             pending.append(Sound(f, names[key], tgt, duration,
                                   window_duration(duration, length_tolerance, rate)))
         except Exception as exc:                     # noqa: BLE001 - reported, then go on
             items[key] = BatchItem(key, "failed", error=_reason(exc))
+            claims.release(names[key])
             bar.update(1)
 
     groups: Dict[float, List[Sound]] = {}
@@ -218,21 +271,29 @@ def match_batch(inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path],
             bar.set_postfix_str(f"{len(chunk)} x {window:.2f} s")
             for snd, outcome in zip(chunk, _match_chunk(matcher, chunk)):
                 key = str(snd.file)
+                warnings = list(snd.target.warnings)
                 if isinstance(outcome, str):
                     items[key] = BatchItem(key, "failed", duration_s=snd.duration,
-                                           window_s=snd.window, error=outcome)
+                                           window_s=snd.window, error=outcome, warnings=warnings)
+                    claims.release(str(snd.name))
                     continue
                 preset, report = outcome.preset, outcome.report
+                report["warnings"] = warnings
+                preset.metadata.update({"input": identities[key], "match": record})
+                if warnings:
+                    preset.metadata["warnings"] = warnings
                 path = out / f"{snd.name}.json"
                 try:
-                    preset.save(path)
+                    plan.write_all({f"preset of {key}": preset.save})
                 except Exception as exc:            # noqa: BLE001
                     items[key] = BatchItem(key, "failed", error=f"cannot write {path}: "
                                                                 f"{_reason(exc)}")
                     continue
+                finally:
+                    claims.release(str(snd.name))
                 items[key] = BatchItem(key, "ok", str(path), preset.voice, snd.duration,
                                        snd.window, report["distances"], report["baselines"],
-                                       report["time_s"], report=report)
+                                       report["time_s"], report=report, warnings=warnings)
             bar.update(len(chunk))
     bar.close()
 
@@ -243,7 +304,7 @@ def match_batch(inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path],
     summary = kit_path = None
     kit_error: Optional[str] = None
     if dist.is_main:
-        summary = _write_summary(out / SUMMARY_NAME, ordered)
+        summary = _write_summary(plan.outputs["summary"].target, ordered)
         if kit is not None:
             try:
                 kit_path = _write_kit(ordered, kit)

@@ -18,7 +18,11 @@ Sub-commands:
 DistributedDataParallel (see matching.distributed).
 
 Bad arguments or input print one line ``synthmatch: error: ...`` and exit with status 2
-(usage) or 1 (input that cannot be used).
+(usage) or 1 (input that cannot be used).  Every output is planned and checked before any
+work (:class:`matching.outputs.OutputPlan`: not an input, not another output, the right
+extension and type, its folder exists) and a command's outputs are written as a set.
+Warnings about the input print ``synthmatch: warning: ...``.  SIGINT and SIGTERM print
+``synthmatch: interrupted (SIGINT)`` and exit with 130 or 143, temporary files removed.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from synths import Preset, PresetError, SynthError
 
 from .audio import AudioFileError, write_audio
 from .export import ExportError
+from .outputs import Interrupted, OutputError, OutputPlan, handle_interrupts
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -61,11 +66,18 @@ def _list_synths(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warn(message: str) -> None:
+    print(f"synthmatch: warning: {message}", file=sys.stderr)
+
+
 def _render(args: argparse.Namespace) -> int:
+    plan = OutputPlan(inputs=[args.preset])
+    plan.add("-o", args.output, "audio")
     preset = Preset.load(args.preset)
     synth = preset.build_synth()
     audio = preset.render(synth)
-    write_audio(args.output, audio, synth.sample_rate, peak_normalize=args.normalize)
+    plan.write_all({"-o": lambda path: write_audio(path, audio, synth.sample_rate,
+                                                   peak_normalize=args.normalize)})
     print(f"{preset.synth}" + (f" voice {preset.voice}" if preset.voice else "") + f", seed {preset.seed}")
     for name, value in preset.params.items():
         print(f"  {name:<14} {value:g} {synth.spec(name).unit}")
@@ -86,20 +98,33 @@ def _pattern_argument(text: str) -> object:
 def _export(args: argparse.Namespace) -> int:
     from .export import export_kit, load_cc_map, presets_to_midi
 
+    plan = OutputPlan(inputs=args.presets)
+    plan.add("--midi", args.midi, "midi")
+    plan.add("--kit", args.kit, "hydrogen")
+    plan.add("--sfz", args.sfz, "folder")
     presets = [Preset.load(path) for path in args.presets]
     sounds = f"{len(presets)} preset{'s' if len(presets) != 1 else ''}"
+    writers, written = {}, {}
     if args.midi:
-        presets_to_midi(presets, args.midi, cc_map=args.cc_map, channel=args.channel, pattern=args.pattern,
-                        bpm=args.bpm, steps_per_beat=args.steps_per_beat, name=args.name)
+        writers["--midi"] = lambda path: presets_to_midi(
+            presets, path, cc_map=args.cc_map, channel=args.channel, pattern=args.pattern,
+            bpm=args.bpm, steps_per_beat=args.steps_per_beat, name=args.name)
+    if args.kit:
+        writers["--kit"] = lambda path: export_kit(presets, path, format="hydrogen",
+                                                   name=args.name or Path(args.kit).stem,
+                                                   normalize=args.normalize)
+    if args.sfz:
+        writers["--sfz"] = lambda path: written.setdefault("--sfz", export_kit(
+            presets, path, format="sfz", name=args.name, normalize=args.normalize))
+    plan.write_all(writers)
+    if args.midi:
         how = "as a pattern" if args.pattern else "one note a beat"
         channel = args.channel or load_cc_map(args.cc_map).channel
         print(f"wrote {args.midi} ({sounds} {how}, CC map {args.cc_map}, channel {channel})")
     if args.kit:
-        export_kit(presets, args.kit, format="hydrogen", name=args.name, normalize=args.normalize)
         print(f"wrote {args.kit} (Hydrogen drum kit of {sounds})")
     if args.sfz:
-        sfz_path = export_kit(presets, args.sfz, format="sfz", name=args.name, normalize=args.normalize)
-        print(f"wrote {sfz_path} (SFZ instrument of {sounds})")
+        print(f"wrote {written['--sfz']} (SFZ instrument of {sounds})")
     return 0
 
 
@@ -125,19 +150,28 @@ def _match_batch(args: argparse.Namespace) -> int:
                                        ("--wav", args.wav), ("--plot", args.plot),
                                        ("--report", args.report)) if value]
     if single:
-        print(f"synthmatch: error: {', '.join(single)} apply to one sound; with several sounds, "
-              f"a folder or a pattern use --out DIR (see synthmatch match --help)",
+        print(f"synthmatch: error: {', '.join(single)} {'apply' if len(single) > 1 else 'applies'} "
+              f"to one sound; with several sounds, a folder or a pattern use --out DIR "
+              f"(see synthmatch match --help)",
               file=sys.stderr)
         return 2
     if args.out is None:
         print("synthmatch: error: several sounds, a folder or a pattern need --out DIR "
               "(see synthmatch match --help)", file=sys.stderr)
         return 2
+    try:
+        options = _match_options(args).check()
+    except ValueError as error:
+        print(f"synthmatch: error: {error}", file=sys.stderr)
+        return 2
     with distributed.session() as dist:
+        if dist.is_main:
+            for warning in options.warnings():
+                _warn(warning)
         try:
             result = match_batch(
                 args.sounds, args.out, synth=args.synth, voice=args.voice,
-                options=_match_options(args), batch_size=args.batch_size,
+                options=options, batch_size=args.batch_size,
                 length_tolerance=args.length_tolerance, kit=args.kit,
                 resume=not args.no_resume, dist=dist)
         except ValueError as error:
@@ -148,10 +182,15 @@ def _match_batch(args: argparse.Namespace) -> int:
     if dist.is_main:
         ok, skipped = result.count("ok"), result.count("skipped")
         where = f" on {dist.world_size} processes" if dist.enabled else ""
+        claimed = result.count("claimed")
+        others = f", {claimed} left to another run" if claimed else ""
         print(f"matched {ok} sound{'s' if ok != 1 else ''}, skipped {skipped} already matched, "
-              f"{len(failed)} failed, of {len(result.items)} in {result.elapsed_s:.1f} s{where}")
+              f"{len(failed)} failed{others}, of {len(result.items)} in {result.elapsed_s:.1f} s{where}")
         for problem in result.problems:
-            print(f"synthmatch: warning: {problem}", file=sys.stderr)
+            _warn(problem)
+        for item in result.items:
+            for warning in item.warnings:
+                _warn(warning)
         for item in failed:
             print(f"  failed: {item.file}: {item.error}", file=sys.stderr)
         print(f"wrote {ok} preset{'s' if ok != 1 else ''} and {Path(args.out) / SUMMARY_NAME}")
@@ -168,15 +207,19 @@ def _match(args: argparse.Namespace) -> int:
     if _is_batch(args):
         return _match_batch(args)
     args.sound = args.sounds[0]
-    outputs = [p for p in (args.output, args.midi, args.wav, args.plot, args.report) if p]
-    for path in outputs:
-        if not Path(path).resolve().parent.is_dir():
-            raise FileNotFoundError(f"cannot write {path}: folder {Path(path).parent} does not exist")
     try:
         options = _match_options(args).check()
     except ValueError as error:
         print(f"synthmatch: error: {error}", file=sys.stderr)
         return 2
+    plan = OutputPlan(inputs=[args.sound])
+    for label, path, kind in (("-o", args.output, "preset"), ("--midi", args.midi, "midi"),
+                              ("--wav", args.wav, "audio"), ("--plot", args.plot, "plot"),
+                              ("--report", args.report, "report")):
+        plan.add(label, path, kind)
+    early = options.warnings()
+    for warning in early:
+        _warn(warning)
     result = match_preset(args.sound, synth=args.synth, voice=args.voice, options=options)
     preset, report = result.preset, result.report
     print(f"{args.sound}: {preset.synth}" + (f" voice {preset.voice}" if preset.voice else "")
@@ -190,30 +233,34 @@ def _match(args: argparse.Namespace) -> int:
     print("  distances      " + "  ".join(f"{k} {v:.4g}" for k, v in d.items()))
     for label, dist in base.items():
         print(f"  {label:<14} " + "  ".join(f"{k} {v:.4g}" for k, v in dist.items()))
+    for warning in report.get("warnings", []):
+        if warning not in early:
+            _warn(warning)
+    writers = {}
     if args.output:
-        preset.save(args.output)
-        print(f"wrote {args.output}")
+        writers["-o"] = preset.save
     if args.midi:
         from .export import preset_to_midi
-        preset_to_midi(preset, args.midi)
-        print(f"wrote {args.midi}")
+        writers["--midi"] = lambda path: preset_to_midi(preset, path)
     if args.wav:
-        write_audio(args.wav, result.audio, result.sample_rate, peak_normalize=False,
-                    float_samples=Path(args.wav).suffix.lower() in (".wav", ".aif", ".aiff"))
-        print(f"wrote {args.wav}")
+        writers["--wav"] = lambda path: write_audio(
+            path, result.audio, result.sample_rate, peak_normalize=False,
+            float_samples=Path(args.wav).suffix.lower() in (".wav", ".aif", ".aiff"))
     if args.report:
         import os
-        base = Path(args.report).resolve().parent
-        links = {label: os.path.relpath(Path(path).resolve(), base) for label, path in
-                 (("preset (JSON)", args.output), ("MIDI", args.midi), ("rendered match (WAV)", args.wav),
-                  ("plot (PNG)", args.plot)) if path}
-        result.to_html(args.report, exports=links)
-        print(f"wrote {args.report}")
+        base = plan.outputs["--report"].target.parent
+        links = {label: os.path.relpath(plan.outputs[flag].target, base) for label, flag in
+                 (("preset (JSON)", "-o"), ("MIDI", "--midi"), ("rendered match (WAV)", "--wav"),
+                  ("plot (PNG)", "--plot")) if flag in plan.outputs}
+        writers["--report"] = lambda path: result.to_html(path, exports=links)
     if args.plot:
         from .plot import plot_match
-        plot_match(args.plot, result.target, result.audio, result.sample_rate,
-                   title=f"{Path(args.sound).name} -> {preset.synth} {preset.voice or ''}")
-        print(f"wrote {args.plot}")
+        writers["--plot"] = lambda path: plot_match(
+            path, result.target, result.audio, result.sample_rate,
+            title=f"{Path(args.sound).name} -> {preset.synth} {preset.voice or ''}")
+    plan.write_all(writers)
+    for label in writers:
+        print(f"wrote {plan.outputs[label].path}")
     return 0
 
 
@@ -250,16 +297,26 @@ def _import(args: argparse.Namespace) -> int:
     from .export.common import safe_name
     from .export.samples import preset_title
 
+    plan = OutputPlan(inputs=[args.file])
+    plan.add("-o", args.output, "folder")
     presets = import_presets(args.file, cc_map=args.cc_map, channel=args.channel)
     output = Path(args.output)
+    made = not output.exists()
     try:
-        output.mkdir(exist_ok=True)
-        for index, preset in enumerate(presets, start=1):
-            path = output / f"{index:02d}_{safe_name(preset_title(preset))}.json"
-            preset.save(path)
-            print(f"wrote {path} ({preset.synth}" + (f" {preset.voice}" if preset.voice else "") + ")")
-    except OSError as error:
-        raise ExportError(f"cannot write presets to {output}: {error.strerror or error}") from None
+        output.mkdir(parents=True, exist_ok=True)
+        paths = [output / f"{index:02d}_{safe_name(preset_title(preset))}.json"
+                 for index, preset in enumerate(presets, start=1)]
+        for index, path in enumerate(paths):
+            plan.add(f"preset {index + 1}", path, "preset")
+        plan.write_all({f"preset {index + 1}": preset.save for index, preset in enumerate(presets)})
+    except BaseException as error:
+        if made and output.is_dir() and not any(output.iterdir()):
+            output.rmdir()
+        if isinstance(error, OSError):
+            raise ExportError(f"cannot write presets to {output}: {error.strerror or error}") from None
+        raise
+    for path, preset in zip(paths, presets):
+        print(f"wrote {path} ({preset.synth}" + (f" {preset.voice}" if preset.voice else "") + ")")
     return 0
 
 
@@ -352,7 +409,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of the ``synthmatch`` console script; returns the exit status."""
+    """Entry point of the ``synthmatch`` console script; returns the exit status (130 or
+    143 after SIGINT or SIGTERM, temporary files removed)."""
+    with handle_interrupts():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt as interrupt:       # Interrupted, or a plain Ctrl-C
+            name = interrupt.args[0] if isinstance(interrupt, Interrupted) else "SIGINT"
+            print(f"synthmatch: interrupted ({name})", file=sys.stderr)
+            return interrupt.exit_status if isinstance(interrupt, Interrupted) else 130
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
     from .allocator import keep_freed_memory
     keep_freed_memory()
     parser = build_parser()
@@ -361,8 +429,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error("export needs at least one output: --midi OUT.mid, --kit OUT.h2drumkit or --sfz DIR")
     try:
         return args.handler(args)
-    except (PresetError, SynthError, AudioFileError, ExportError, FileNotFoundError) as error:
+    except (PresetError, SynthError, AudioFileError, ExportError, OutputError) as error:
         print(f"synthmatch: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:             # missing, unreadable or unwritable files
+        text = f"{error.filename}: {error.strerror}" if error.filename and error.strerror else str(error)
+        print(f"synthmatch: error: {text}", file=sys.stderr)
         return 1
 
 

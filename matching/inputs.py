@@ -32,7 +32,8 @@ def expand_inputs(inputs: Iterable[Union[str, Path]]) -> Tuple[List[Path], List[
     recursive: use a glob such as ``'pack/**/*.wav'`` to recurse); a pattern gives the audio
     files it matches (sorted); a plain path is taken as given (a missing or unreadable file
     then fails with its reason).  Returns ``(files, problems)``: ``problems`` names each
-    folder or pattern that gave no audio file."""
+    folder or pattern that gave no audio file, and each folder whose subfolders were not
+    searched."""
     files: List[Path] = []
     seen = set()
     problems: List[str] = []
@@ -48,8 +49,13 @@ def expand_inputs(inputs: Iterable[Union[str, Path]]) -> Tuple[List[Path], List[
         path = Path(text)
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if _is_audio(p))
+            folders = sum(1 for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
             if not found:
-                problems.append(f"{text}: no audio files ({' '.join(AUDIO_SUFFIXES)})")
+                problems.append(f"{text}: no audio files ({' '.join(AUDIO_SUFFIXES)})"
+                                + (f" (subfolders are not searched: give '{text}/**/*.wav')" if folders else ""))
+            elif folders:
+                problems.append(f"{text}: {folders} subfolder{'s' if folders != 1 else ''} not "
+                                f"searched; to include them give the pattern '{text.rstrip('/')}/**/*.wav'")
             for p in found:
                 add(p)
         elif is_pattern(text):

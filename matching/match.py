@@ -30,7 +30,7 @@ from .engine import Matcher, Sound, window_duration
 from .options import MatchOptions
 from .targets import Target, effective_duration, load_target, prepare_target
 
-__all__ = ["MatchResult", "match_preset"]
+__all__ = ["MatchResult", "match_preset", "check_voice"]
 
 
 @dataclass
@@ -59,12 +59,23 @@ class MatchResult:
         return match_report_html(self)
 
 
-def _target(audio, sample_rate: Optional[int], rate: int) -> Target:
+def _target(audio, sample_rate: Optional[int], rate: int, offset_s: float) -> Target:
     if isinstance(audio, (str, Path)):
-        return load_target(audio, rate)
+        return load_target(audio, rate, offset_s=offset_s)
     if sample_rate is None:
         raise ValueError("sample_rate is required when audio is an array or tensor")
-    return prepare_target(audio, sample_rate, rate)
+    return prepare_target(audio, sample_rate, rate, offset_s=offset_s)
+
+
+def check_voice(synth: str, voice: Optional[str]) -> None:
+    """:class:`~synths.SynthError` unless ``voice`` is None or a voice of ``synth``."""
+    cls = synths.synth_class(synth)
+    if voice is not None and voice not in cls.voices:
+        if list(cls.voices) == [None]:
+            raise synths.SynthError(f"synth {synth!r} has a single voice; leave out --voice "
+                                    f"(got {voice!r})")
+        raise synths.SynthError(f"synth {synth!r} has no voice {voice!r}; voices: "
+                                + ", ".join(str(v) for v in cls.voices))
 
 
 def match_preset(audio: Union[str, Path, torch.Tensor, np.ndarray], synth: str = "tr808",
@@ -78,23 +89,27 @@ def match_preset(audio: Union[str, Path, torch.Tensor, np.ndarray], synth: str =
     changed by ``overrides``, its field names: e.g. ``steps=100, n_starts=4`` for a closer,
     slower match, ``refine=False`` for the search only, ``device="cuda"``, ``seed=1``,
     ``progress=False``.  The defaults take ~1-3 s for a 1 s sound on two CPU cores.
-    Returns a :class:`MatchResult`; ``result.report["voices"]`` has each voice's score.
+    Returns a :class:`MatchResult`; ``result.report["voices"]`` has each voice's score,
+    ``result.report["warnings"]`` one line per problem seen in the options (a very long
+    run) or the input (truncated, clipped, DC offset, no onset, longer than the window:
+    :mod:`matching.targets`), also in ``preset.metadata["warnings"]``.
     Raises ValueError for a bad option, :class:`~synths.SynthError` for an unknown synth or
     voice, :class:`~matching.audio.AudioFileError` for audio that cannot be used.
     """
     started = time.perf_counter()
     opts = (options or MatchOptions()).replace(**overrides).check()
+    check_voice(synth, voice)
     cls = synths.synth_class(synth)
-    if voice is not None and voice not in cls.voices:
-        raise synths.SynthError(f"synth {synth!r} has no voice {voice!r}; voices: "
-                                + ", ".join(str(v) for v in cls.voices))
     rate = cls.default_sample_rate
-    tgt = _target(audio, sample_rate, rate)
+    tgt = _target(audio, sample_rate, rate, float(opts.offset))
     duration = effective_duration(tgt.audio, rate)
     voices: List[Optional[str]] = list(cls.voices) if voice is None else [voice]
     name = Path(tgt.source).stem if isinstance(audio, (str, Path)) else None
     sound = Sound(Path(tgt.source), name, tgt, duration, window_duration(duration, 0.0, rate))
     (match,) = Matcher(synth, voices, opts, refine_progress=opts.progress).match([sound])
     match.report["time_s"] = round(time.perf_counter() - started, 3)
+    match.report["warnings"] = opts.warnings() + tgt.warnings
     match.preset.metadata["time_s"] = match.report["time_s"]
+    if match.report["warnings"]:
+        match.preset.metadata["warnings"] = match.report["warnings"]
     return MatchResult(match.preset, match.audio, match.target, rate, match.report)

@@ -21,7 +21,7 @@ from torch import nn
 from .encoders import Spectral2DCNN
 from .features import FEATURE_RATE, ScalogramFeatures
 
-__all__ = ["EncoderModel", "save_model", "load_model", "pretrained_path", "load_pretrained",
+__all__ = ["EncoderModel", "save_model", "load_model", "check_metadata", "pretrained_path", "load_pretrained",
            "pretrained_models", "PRETRAINED_DIR", "FORMAT_VERSION"]
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
@@ -104,15 +104,16 @@ def load_model(path: Union[str, Path], map_location: Union[str, torch.device] = 
     if raw is None:
         raise ValueError(f"{path}: safetensors file without synthmatch metadata "
                          f"(not written by matching.models.save_model)")
-    meta = json.loads(raw)
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path}: model format version {meta.get('format_version')!r}, "
-                         f"this version reads {FORMAT_VERSION}")
-    features = ScalogramFeatures(**meta["features"])
-    enc_cfg = dict(meta["encoder"])
-    enc_cfg["kernel_size"] = tuple(enc_cfg["kernel_size"])
-    enc_cfg["pool_size"] = tuple(enc_cfg["pool_size"])
-    encoder = Spectral2DCNN(**enc_cfg)
+    meta = check_metadata(raw, path)
+    try:
+        features = ScalogramFeatures(**meta["features"])
+        enc_cfg = dict(meta["encoder"])
+        enc_cfg["kernel_size"] = tuple(enc_cfg["kernel_size"])
+        enc_cfg["pool_size"] = tuple(enc_cfg["pool_size"])
+        encoder = Spectral2DCNN(**enc_cfg)
+    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+        raise ValueError(f"{path}: bad feature or encoder configuration in the metadata "
+                         f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
     try:
         encoder.load_state_dict(tensors)
     except RuntimeError as exc:
@@ -121,6 +122,56 @@ def load_model(path: Union[str, Path], map_location: Union[str, torch.device] = 
     model = EncoderModel(features, encoder, meta["synth"], meta["voice"],
                          meta["param_names"], meta.get("info"))
     return model.eval()
+
+
+#: bounds on a model's metadata: samples analysed, sample rate (Hz), encoder sizes
+MAX_MODEL_SAMPLES = 44100 * 60
+MAX_MODEL_RATE = 384_000
+MAX_ENCODER_WIDTH = 4096
+
+
+def check_metadata(raw: str, path: Union[str, Path]) -> Dict[str, Any]:
+    """The parsed metadata of model file ``path``, checked: format version, a known synth
+    and voice, the voice's parameter names, sizes and rates within bounds; ValueError
+    naming the file and the field otherwise."""
+    import synths
+    try:
+        meta = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"{path}: the synthmatch metadata is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: the synthmatch metadata must be a JSON object")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path}: model format version {meta.get('format_version')!r}, "
+                         f"this version reads {FORMAT_VERSION}")
+    missing = [k for k in ("synth", "voice", "param_names", "features", "encoder") if k not in meta]
+    if missing:
+        raise ValueError(f"{path}: the metadata lacks {', '.join(missing)}")
+    synth, voice = meta["synth"], meta["voice"]
+    if not isinstance(synth, str) or synth not in synths.available():
+        raise ValueError(f"{path}: unknown synth {synth!r}; synths: {', '.join(synths.available())}")
+    cls = synths.synth_class(synth)
+    if voice not in cls.voices:
+        raise ValueError(f"{path}: synth {synth!r} has no voice {voice!r}; voices: "
+                         f"{', '.join(str(v) for v in cls.voices)}")
+    expected = [spec.name for spec in cls.voice_param_specs(voice)]
+    if meta["param_names"] != expected:
+        raise ValueError(f"{path}: param_names {meta['param_names']!r} are not those of "
+                         f"{synth} {voice or ''} ({', '.join(expected)})")
+    if not isinstance(meta["features"], dict) or not isinstance(meta["encoder"], dict):
+        raise ValueError(f"{path}: features and encoder must be JSON objects")
+    bounds = {"n_samples": MAX_MODEL_SAMPLES, "sample_rate": MAX_MODEL_RATE, "rate": MAX_MODEL_RATE}
+    for key, value in meta["features"].items():
+        if key in bounds and (isinstance(value, bool) or not isinstance(value, int)
+                              or not 1 <= value <= bounds[key]):
+            raise ValueError(f"{path}: features.{key} must be an integer from 1 to {bounds[key]}, "
+                             f"got {value!r}")
+    for key, value in meta["encoder"].items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) > MAX_ENCODER_WIDTH
+               for v in values):
+            raise ValueError(f"{path}: encoder.{key} = {value!r} is beyond {MAX_ENCODER_WIDTH}")
+    return meta
 
 
 def _file_name(synth: str, voice: Optional[str]) -> str:

@@ -15,17 +15,33 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, List, Union
 
 import torch
 
-__all__ = ["MatchOptions", "DETECT_CANDIDATES", "resolve_device", "check_count"]
+__all__ = ["MatchOptions", "DETECT_CANDIDATES", "MAX_CANDIDATES", "MAX_OFFSET_S",
+           "resolve_device", "check_count", "estimated_seconds"]
 
 #: random presets per voice that decide the voice (the rest of ``candidates`` go to the
 #: chosen voice, also when the voice is given, so a given voice finds what detecting it finds)
 DETECT_CANDIDATES = 8
 #: seeds are drawn from this range (the candidates' generators combine seed and voice)
 SEED_LIMIT = 2 ** 32
+#: most random candidates: the search keeps every candidate's parameters and score until it
+#: ends (and each costs one render), so this bounds its memory (~100 MB) and time (minutes)
+MAX_CANDIDATES = 100_000
+#: the largest ``offset`` (s): one hour
+MAX_OFFSET_S = 3600.0
+#: rough cost on two CPU cores of one refinement step and of one candidate for a 1 s sound
+#: (s), used only to warn about long runs; a GPU is several times faster
+STEP_SECONDS, CANDIDATE_SECONDS = 0.05, 0.004
+#: a match estimated to take longer than this (s) is warned about before it starts
+LONG_RUN_S = 600.0
+
+
+def estimated_seconds(steps: int, candidates: int, n_starts: int = 1) -> float:
+    """Rough wall time (s) of one match of a 1 s sound on two CPU cores (for warnings)."""
+    return steps * STEP_SECONDS * max(1.0, n_starts / 2) + candidates * CANDIDATE_SECONDS
 
 
 def check_count(name: str, value: Any, low: int) -> None:
@@ -87,6 +103,8 @@ class MatchOptions:
     jtfs_distance: bool = _option(True, "leave the full-JTFS distance out of the report "
                                         "(its slowest part)", flag="--no-jtfs-distance")
     seed: int = _option(0, f"random seed, 0 to {SEED_LIMIT - 1}", metavar="N")
+    offset: float = _option(0.0, "seconds skipped at the start of each sound before its "
+                                 "onset is searched (for long recordings)", metavar="SECONDS")
     device: str = _option("auto", "where to match: auto (CUDA when available), cpu or cuda[:N]",
                          metavar="DEVICE")
     progress: bool = _option(True, "no progress bar", flag="--quiet")
@@ -97,6 +115,10 @@ class MatchOptions:
             check_count(name, getattr(self, name), 0)
         for name in ("n_starts", "detect_voices"):
             check_count(name, getattr(self, name), 1)
+        if self.candidates > MAX_CANDIDATES:
+            raise ValueError(f"candidates must be at most {MAX_CANDIDATES}, got {self.candidates} "
+                             f"(the search keeps every candidate in memory; more steps refine "
+                             f"better than more candidates)")
         check_count("seed", self.seed, 0)
         if self.seed >= SEED_LIMIT:
             raise ValueError(f"seed must be below {SEED_LIMIT}, got {self.seed}")
@@ -107,8 +129,24 @@ class MatchOptions:
                     or not math.isfinite(value) or not low_ok:
                 raise ValueError(f"{name} must be a finite number {'> 0' if name == 'lr' else '>= 0'}"
                                  f", got {value!r}")
+        if isinstance(self.offset, bool) or not isinstance(self.offset, (int, float)) \
+                or not 0 <= self.offset <= MAX_OFFSET_S:
+            raise ValueError(f"offset must be a number of seconds from 0 to {MAX_OFFSET_S:g}, "
+                             f"got {self.offset!r}")
         resolve_device(self.device)
         return self
+
+    def warnings(self) -> List[str]:
+        """One-line warnings about options that make a match very long (with the estimated
+        time of a 1 s sound); empty for the usual ones.  Call after :meth:`check`."""
+        steps = (self.steps if self.refine else 0) + self.detect_steps * self.detect_voices
+        seconds = estimated_seconds(steps, self.candidates, self.n_starts)
+        if seconds <= LONG_RUN_S:
+            return []
+        hours = seconds / 3600
+        when = f"{hours:.1f} h" if hours >= 1 else f"{seconds / 60:.0f} min"
+        return [f"steps {self.steps} and candidates {self.candidates}: a match may take about "
+                f"{when} per 1 s sound on two CPU cores (the defaults: a few seconds)"]
 
     def replace(self, **changes: Any) -> "MatchOptions":
         """A copy with ``changes``; ValueError for a name that is not an option."""

@@ -81,8 +81,10 @@ class ParamSpec:
         return self.min - slack <= value <= self.max + slack
 
     def range_text(self) -> str:
-        """Human-readable range, e.g. ``"20 to 2000 Hz (log)"``."""
-        return f"{self.min:g} to {self.max:g} {self.unit} ({self.scale})"
+        """Human-readable range, e.g. ``"20 to 2000 Hz (log)"``, ``"0 to 10 (knob)"`` (a unit
+        that only repeats the scale is left out)."""
+        unit = f" {self.unit}" if self.unit and self.unit != self.scale else ""
+        return f"{self.min:g} to {self.max:g}{unit} ({self.scale})"
 
     def to_dict(self) -> dict[str, object]:
         """Plain-data view of the spec (for listings and JSON)."""

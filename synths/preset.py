@@ -68,6 +68,41 @@ class PresetError(ValueError):
     """A preset that cannot be read or does not fit its synth."""
 
 
+#: deepest nesting of JSON arrays and objects a preset file may have (metadata included)
+MAX_JSON_DEPTH = 64
+
+
+def _nesting_depth(text: str) -> int:
+    """The deepest nesting of ``[``/``{`` in JSON ``text`` (outside strings)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _unique_keys(pairs: list[tuple[str, Any]], source: str) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise PresetError(f"{source}: the key {key!r} is given twice in one object")
+        data[key] = value
+    return data
+
+
 def _migrate_1_to_2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "version": 2, "name": None}
 
@@ -251,11 +286,19 @@ class Preset:
 
     @classmethod
     def from_json(cls, text: str, source: str = "preset") -> "Preset":
-        """Parse and validate JSON text."""
+        """Parse and validate JSON text (a leading byte-order mark is allowed; a key given
+        twice in one object, or nesting deeper than :data:`MAX_JSON_DEPTH`, is an error)."""
+        text = text.removeprefix("\ufeff")
+        depth = _nesting_depth(text)
+        if depth > MAX_JSON_DEPTH:
+            raise PresetError(f"{source}: JSON nested {depth} levels deep; a preset has at most "
+                              f"{MAX_JSON_DEPTH}")
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=lambda pairs: _unique_keys(pairs, source))
         except json.JSONDecodeError as error:
             raise PresetError(f"{source}: not valid JSON ({error})") from None
+        except RecursionError:
+            raise PresetError(f"{source}: JSON nested too deeply") from None
         return cls.from_dict(data, source=source)
 
     @classmethod

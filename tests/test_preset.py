@@ -46,7 +46,7 @@ def test_from_theta_inverts_theta():
     ({"synth": "moog"}, r"unknown synth 'moog'; available: .*tr808"),
     ({"synth": "tr808", "voice": "ZZ"}, r"no voice 'ZZ'; voices: BD"),
     ({"synth": "tr808", "voice": "BD", "params": {"cutoff": 1}}, r"tr808/BD has no parameter 'cutoff'; parameters: level, tone, decay"),
-    ({"synth": "tr808", "voice": "BD", "params": {"decay": 11}}, r"'decay' = 11 is out of range: expected 0 to 10 knob"),
+    ({"synth": "tr808", "voice": "BD", "params": {"decay": 11}}, r"'decay' = 11 is out of range: expected 0 to 10 \(knob\)"),
     ({"synth": "ddsp808", "params": {"osc1_freq": 5}}, r"'osc1_freq' = 5 is out of range: expected 20 to 2000 Hz \(log\)"),
     ({"synth": "tr808", "voice": "BD", "params": {"tone": "high"}}, "must be a finite number"),
     ({"synth": "tr808", "params": []}, "params"),

@@ -17,9 +17,14 @@ class ExportError(ValueError):
     """Presets that cannot be exported, or a file that cannot be imported; the message says why."""
 
 
+#: longest name :func:`safe_name` gives (file names stay well within the 255-byte limit)
+MAX_NAME_LENGTH = 100
+
+
 def safe_name(text: str, fallback: str = "sound") -> str:
-    """``text`` reduced to letters, digits, ``-`` and ``_`` (runs of others become ``_``)."""
-    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")
+    """``text`` reduced to letters, digits, ``-`` and ``_`` (runs of others become ``_``),
+    at most :data:`MAX_NAME_LENGTH` characters."""
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")[:MAX_NAME_LENGTH].rstrip("_")
     return cleaned or fallback
 
 
@@ -58,6 +63,9 @@ def atomic_directory(path: PathLike, replaceable: Callable[[Path], bool]) -> Ite
         temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
     except OSError as error:
         raise ExportError(f"cannot write {target}: {error.strerror or error}") from None
+    umask = os.umask(0)                 # mkdtemp makes 0700 folders; give the usual 0777 & ~umask
+    os.umask(umask)
+    os.chmod(temporary, 0o777 & ~umask)
     try:
         yield temporary
         if target.exists():

@@ -186,7 +186,8 @@ def _read_midi(path: Path) -> mido.MidiFile:
     except FileNotFoundError:
         raise ExportError(f"{path}: no such MIDI file") from None
     except (OSError, EOFError, ValueError, KeyError) as error:
-        raise ExportError(f"{path}: not a readable Standard MIDI File ({error})") from None
+        reason = str(error).splitlines()[0] if str(error) else "the file ends too early"
+        raise ExportError(f"{path}: not a readable Standard MIDI File ({reason})") from None
 
 
 def _preset_at_note(entry: VoiceMap, stored: Optional[Preset], controls_seen: dict[int, int],

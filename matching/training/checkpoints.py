@@ -38,10 +38,16 @@ def save_checkpoint(path: Path, state: Dict[str, Any]) -> None:
 def load_checkpoint(path: Path) -> Dict[str, Any]:
     """A training checkpoint (never unpickles code: ``weights_only=True``); ValueError for a
     file that is not one."""
+    import pickle
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:          # holds Python objects: refused, never unpickled
+        raise ValueError(f"{path}: not a readable training checkpoint: refused, it holds "
+                         f"Python objects other than tensors and plain data, which synthmatch "
+                         f"never loads (it was not written by synthmatch train)") from None
     except Exception as exc:                # corrupt, truncated, or not ours
-        raise ValueError(f"{path}: not a readable training checkpoint ({exc})") from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{path}: not a readable training checkpoint ({first})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a synthmatch training checkpoint")
     return state

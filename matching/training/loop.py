@@ -81,7 +81,18 @@ def train(cfg: TrainConfig, out_dir, resume: bool = True,
         raise ValueError(f"data must be a DataSource (batch(step) and validation(batch_size)), "
                          f"got {type(data).__name__}")
     out = Path(out_dir)
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _train_in(cfg, out, resume, data)
+    except BaseException:
+        if made and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()                   # a failed run leaves no empty folder behind
+        raise
+
+
+def _train_in(cfg: TrainConfig, out: Path, resume: bool,
+              data: Optional[DataSource]) -> Dict[str, Any]:
     run = _setup(cfg, out, data)
     _resume_or_warm_up(run, resume)
     run.rows = read_metrics(out / METRICS_NAME, run.start) if run.dist.is_main else []
