@@ -12,7 +12,7 @@
 2. **Voice detection.**  Each sound's voices are ranked by their best candidate; optionally
    (``detect_steps > 0``) the ``detect_voices`` best are first refined briefly.  The best
    voice wins, and gets the rest of ``candidates`` random presets and, when it has few
-   parameters (1-3 for ``grid_size`` 600), an exhaustive coarse grid (:func:`coarse_grid`).
+   parameters (1-3 for ``grid_size`` 125), an exhaustive coarse grid (:func:`coarse_grid`).
 3. **Refinement** (``refine``): Adam on the logits of the normalized parameters, through the
    synth, from the ``n_starts`` best candidates of each sound, on the log-spectral + envelope
    objective plus a SCRAPL term (one random JTFS path per step for the whole group).  Rows
@@ -310,7 +310,7 @@ def coarse_grid(n_params: int, size: int) -> Optional[torch.Tensor]:
     ``g`` evenly spaced values in [0, 1] per parameter, ``g = floor(size ** (1 / n_params))``
     (at most :data:`GRID_AXIS_MAX`) -> (g ** n_params, n_params); None when ``g < 3`` (too
     many parameters for ``size``) or ``size`` is 0.  For the TR-808's voices at ``size``
-    600: level only 25 steps, level and a knob 24 x 24, three knobs 8 x 8 x 8."""
+    125: level only 25 steps, level and a knob 11 x 11 (every dial step), three knobs 5^3."""
     if size <= 0 or n_params <= 0:
         return None
     g = min(GRID_AXIS_MAX, int(math.floor(size ** (1.0 / n_params) + 1e-9)))

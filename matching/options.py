@@ -90,8 +90,9 @@ class MatchOptions:
                       metavar="LR")
     scrapl_weight: float = _option(0.5, "weight of the SCRAPL term of the refinement objective",
                                   metavar="W")
-    grid_size: int = _option(600, "most points of the exhaustive coarse search of the chosen "
-                                  "voice when it has few parameters (1-3 at 600); 0: none",
+    grid_size: int = _option(125, "most points of the exhaustive coarse search of the chosen "
+                                  "voice when it has few parameters (1-3 at 125: one 25 "
+                                  "steps, two 11 x 11, three 5^3); 0: none",
                              metavar="N")
     detect_voices: int = _option(3, "voices refined before the voice is chosen (with "
                                     "--detect-steps > 0)", metavar="N")

@@ -9,7 +9,7 @@ import torch
 import synths
 from matching.audio import AudioFileError
 from matching import match_preset
-from matching.options import DETECT_CANDIDATES
+from matching.options import DETECT_CANDIDATES, MatchOptions
 from matching.targets import effective_duration, load_target, prepare_target
 
 
@@ -136,7 +136,7 @@ def test_the_coarse_grid_finds_a_few_knob_voice_without_refinement():
     audio = lt.render(true).reshape(-1)
     opts = dict(sample_rate=lt.sample_rate, voice="LT", refine=False, candidates=0,
                 use_encoder=False, jtfs_distance=False, progress=False)
-    step = 10 / (int(len(coarse_grid(2, 600)) ** 0.5) - 1)
+    step = 10 / (int(len(coarse_grid(2, MatchOptions().grid_size)) ** 0.5) - 1)
     found = match_preset(audio, "tr808", **opts).preset.params
     assert all(abs(found[k] - v) <= step for k, v in true.items()), found
     without = match_preset(audio, "tr808", grid_size=0, **opts).preset.params
