@@ -91,8 +91,9 @@ class AudioLoss(nn.Module):
         # an explicit JTFS configuration applies at the synth's own rate; else 11025 Hz
         self.rate = self.sample_rate if jtfs is not None else JTFS_RATE
         self.config = dict(jtfs) if jtfs is not None else jtfs_config(n_samples, sample_rate)
-        if family == "jtfs":
-            self.fn = JTFSLoss(**{"use_rho_log1p": True, **self.config, **options})
+        if family == "jtfs":        # a SCRAPL configuration's grad_mult means nothing here
+            config = {k: v for k, v in self.config.items() if k != "grad_mult"}
+            self.fn = JTFSLoss(**{"use_rho_log1p": True, **config, **options})
         else:
             self.fn = SCRAPLLoss(**{"use_rho_log1p": True, "grad_mult": 1.0, **self.config,
                                     **options})

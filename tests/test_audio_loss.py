@@ -73,3 +73,14 @@ def test_path_coefficients_from_a_kept_first_order():
         loss.coefficients(t)
     with pytest.raises(ValueError, match="family 'scrapl'"):
         AudioLoss("jtfs", n, 16000, jtfs=SMALL).path_coefficients(t, 0)
+
+
+def test_a_scrapl_configuration_builds_the_full_jtfs_loss_too():
+    """Training passes one JTFS configuration (SCRAPLLoss arguments, e.g. grad_mult) to
+    every JTFS family; the full JTFS takes what applies to it."""
+    import torch
+    from matching.audio_loss import AudioLoss
+    cfg = dict(shape=4096, J=5, Q1=2, Q2=1, J_fr=1, Q_fr=1, use_rho_log1p=False, grad_mult=1e8)
+    loss = AudioLoss("jtfs", 4096, 8192, jtfs=cfg)
+    x, y = torch.randn(2, 4096), torch.randn(2, 4096)
+    assert torch.isfinite(loss(x, y)) and loss(x, x) == 0
