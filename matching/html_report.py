@@ -23,28 +23,45 @@ if TYPE_CHECKING:
     from .match import MatchResult
 
 __all__ = ["match_report_html", "write_match_report", "knob_panel_svg", "wav_data_uri",
-           "KNOB_SWEEP_DEG"]
+           "wav_bytes", "equal_loudness_gains", "template_environment", "KNOB_SWEEP_DEG"]
 
 #: a panel knob's travel: 0 at -150 degrees (from 12 o'clock), 10 at +150
 KNOB_SWEEP_DEG = 300.0
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
-def _environment():
+def template_environment():
+    """The jinja2 environment of ``matching/templates`` (autoescaping on, undefined names an
+    error)."""
     import jinja2
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                               autoescape=jinja2.select_autoescape(["html", "j2"]),
                               undefined=jinja2.StrictUndefined, trim_blocks=False)
 
 
-def wav_data_uri(audio: torch.Tensor, sample_rate: int) -> str:
-    """``audio`` ``(n,)`` in [-1, 1] as a 16-bit PCM mono WAV ``data:`` URI (clipped at
-    full scale)."""
+def wav_bytes(audio: torch.Tensor, sample_rate: int) -> bytes:
+    """``audio`` ``(n,)`` in [-1, 1] at ``sample_rate`` Hz as the bytes of a 16-bit PCM mono
+    WAV file (clipped at full scale): 2 bytes a sample plus a 44-byte header."""
     import soundfile as sf
     buffer = io.BytesIO()
     samples = audio.detach().reshape(-1).float().clamp(-1, 1).cpu().numpy()
     sf.write(buffer, samples, int(sample_rate), format="WAV", subtype="PCM_16")
-    return "data:audio/wav;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+def wav_data_uri(audio: torch.Tensor, sample_rate: int) -> str:
+    """``audio`` ``(n,)`` in [-1, 1] as a 16-bit PCM mono WAV ``data:`` URI (clipped at
+    full scale): :func:`wav_bytes` in base64."""
+    return "data:audio/wav;base64," + base64.b64encode(wav_bytes(audio, sample_rate)).decode("ascii")
+
+
+def equal_loudness_gains(target: torch.Tensor, match: torch.Tensor) -> Dict[str, float]:
+    """``{"target": g, "match": g}``: the playback gains (linear, <= 1) that turn the louder
+    of the two down to the quieter one's RMS (a silent one keeps gain 1)."""
+    rms_t, rms_m = _rms(target), _rms(match)
+    quiet = min(rms_t, rms_m)
+    return {"target": quiet / rms_t if rms_t > 0 else 1.0,
+            "match": quiet / rms_m if rms_m > 0 else 1.0}
 
 
 def _png_data_uri(fig) -> str:
@@ -122,18 +139,14 @@ def match_report_html(result: "MatchResult", exports: Optional[Mapping[str, str]
         figure = _png_data_uri(fig)
     finally:
         plt.close(fig)
-    # equal loudness: the louder one is turned down to the quieter one's RMS
-    rms_t, rms_m = _rms(result.target), _rms(result.audio)
-    quiet = min(rms_t, rms_m)
-    gains = {"target": quiet / rms_t if rms_t > 0 else 1.0,
-             "match": quiet / rms_m if rms_m > 0 else 1.0}
+    gains = equal_loudness_gains(result.target, result.audio)
     distances = dict(report.get("distances") or {})
     rows = [{"label": "match", "cells": distances}]
     for label, values in (report.get("baselines") or {}).items():
         rows.append({"label": label.replace("_", " "), "cells": dict(values)})
     names = list(dict.fromkeys(k for row in rows for k in row["cells"]))
     voices = sorted((report.get("voices") or {}).items(), key=lambda kv: kv[1])
-    return _environment().get_template("match_report.html.j2").render(
+    return template_environment().get_template("match_report.html.j2").render(
         title=title, synth=preset.synth, voice=preset.voice, seed=report.get("seed"),
         time_s=report.get("time_s"), warnings=list(report.get("warnings") or []),
         target_wav=wav_data_uri(result.target, rate), match_wav=wav_data_uri(result.audio, rate),

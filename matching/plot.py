@@ -7,7 +7,15 @@ from synths.files import PathLike, atomic_output
 
 from .objective import envelope_db
 
-__all__ = ["plot_match", "match_figure"]
+__all__ = ["plot_match", "match_figure", "spectrogram_db"]
+
+
+def spectrogram_db(x: torch.Tensor, n_fft: int = 2048, hop: int = 256) -> torch.Tensor:
+    """The magnitude spectrogram of ``x`` (``(n,)``) in dB (20 log10, floor 1e-6):
+    ``(n_fft // 2 + 1, frames)``, Hann window, ``hop`` samples between frames."""
+    window = torch.hann_window(n_fft)
+    return 20 * torch.log10(torch.stft(x.reshape(-1).float(), n_fft, hop, window=window,
+                                       return_complex=True).abs() + 1e-6)
 
 
 def match_figure(target: torch.Tensor, match: torch.Tensor, sample_rate: int, title: str = "",
@@ -23,10 +31,7 @@ def match_figure(target: torch.Tensor, match: torch.Tensor, sample_rate: int, ti
     panels = 4 if difference else 3
     fig, axes = plt.subplots(1, panels, figsize=figsize, constrained_layout=True)
     n_fft, hop_s = 2048, 256
-    window = torch.hann_window(n_fft)
-    specs = [20 * torch.log10(torch.stft(x.reshape(-1).float(), n_fft, hop_s, window=window,
-                                         return_complex=True).abs() + 1e-6)
-             for x in (target, match)]
+    specs = [spectrogram_db(x, n_fft, hop_s) for x in (target, match)]
     top = float(specs[0].max())             # one colour scale: the target's peak, 80 dB
     freqs = torch.fft.rfftfreq(n_fft, 1 / sample_rate)[1:]           # no DC on a log axis
     shown = [("target", specs[0], "magma", top - 80, top), ("match", specs[1], "magma", top - 80, top)]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,6 +17,7 @@ import soundfile as sf
 
 import synths
 from matching import match_preset
+from support import CHROMIUM, headless_chromium
 
 HOSTILE = '<img src=x onerror=alert(1)> "quoted" & <b>'
 FAST = dict(steps=1, candidates=2, n_starts=1, use_encoder=False, jtfs_distance=False,
@@ -114,14 +114,10 @@ def test_jupyter_shows_the_page(result):
     assert html.startswith("<!doctype html>") and 'id="ab-toggle"' in html
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
 def test_a_browser_loads_it_and_the_switch_swaps_the_player(page, tmp_path):
     shot = tmp_path / "shot.png"
-    base = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-            "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000"]
+    base = headless_chromium()
     done = subprocess.run(base + ["--dump-dom", f"{page.as_uri()}#ab-selftest"],
                           capture_output=True, text=True, timeout=120)
     body = re.search(r"<body[^>]*>", done.stdout).group(0)
