@@ -28,18 +28,23 @@ baselines); what changes is that sounds share the work:
 * **Claims.**  Each sound is claimed (a lock file in ``out_dir``) before it is loaded, so
   concurrent runs on one ``out_dir`` share the work: a sound claimed by another run is
   left to it (status ``claimed``), none is matched twice.
-* **Outputs.**  Every output (presets, summary, kit) is planned and checked before any
-  work (:class:`~matching.outputs.OutputPlan`); each preset is written atomically as its
-  sound is done, the summary and the kit at the end.
+* **Outputs.**  Every output (presets, WAVs, reports, summary, index, kit) is planned and
+  checked before any work (:class:`~matching.outputs.OutputPlan`); each sound's preset and
+  files are written as one atomic set as the sound is done, the summary and the index
+  (one set) and the kit at the end.
 * **Warnings.**  What the input checks see (truncated, clipped, DC offset, no onset, too
   long: :mod:`matching.targets`) goes into each item's ``warnings``, the preset's
   metadata and the summary's ``warnings`` column.
 * **Ranks.**  Under ``torchrun`` (a ``torch.distributed`` group) the files are dealt round
   robin over the ranks; rank 0 gathers the outcomes and writes the summary and the kit.
 
-Outputs in ``out_dir``: one preset per sound (``NAME.json``, atomic writes) and
+Outputs in ``out_dir``: one preset per sound (``NAME.json``, atomic writes),
 ``summary.csv`` (file, status ok/skipped/failed, preset, voice, durations, distances,
-baselines, time, error, warnings).  ``time_s`` of a sound is its share of its group's wall time.
+baselines, time, error, warnings), ``index.html`` (every sound's row, worst match first,
+with players and a spectrogram thumbnail: :mod:`matching.batch_report`) and in
+``report/`` each matched sound's target and match (``NAME.target.wav``,
+``NAME.match.wav``, 16-bit) and, with ``reports=True``, its HTML report (``NAME.html``).
+``time_s`` of a sound is its share of its group's wall time.
 """
 from __future__ import annotations
 
@@ -54,10 +59,12 @@ import synths
 from synths.files import atomic_output
 from synths.preset import Preset
 
+from .batch_report import (INDEX_NAME, REPORT_FOLDER, restore_sound, sound_files,
+                           sound_writers, write_batch_index)
 from .distributed import DistContext, context, shard_list
 from .engine import Matcher, Sound, SoundMatch, window_duration
 from .inputs import expand_inputs, output_names
-from .match import check_voice
+from .match import MatchResult, check_voice
 from .options import MatchOptions, check_count
 from .outputs import OutputPlan
 from .resume import Claims, input_identity, match_record, stale_reason
@@ -77,7 +84,8 @@ class BatchItem:
     """The outcome for one sound: ``status`` is ``ok`` (matched now), ``skipped`` (its
     preset existed and is current), ``claimed`` (another run is matching it; ``error``
     says which) or ``failed`` (``error`` says why).  ``warnings``: what the input checks
-    saw (one line each)."""
+    saw (one line each).  ``target_wav``, ``match_wav``, ``page``: its files in
+    ``out_dir/report`` ("" where none was written)."""
 
     file: str
     status: str
@@ -91,6 +99,9 @@ class BatchItem:
     error: str = ""
     report: Dict[str, Any] = field(default_factory=dict, repr=False)
     warnings: List[str] = field(default_factory=list)
+    target_wav: str = ""
+    match_wav: str = ""
+    page: str = ""
 
     def row(self) -> Dict[str, str]:
         fmt = lambda v: "" if v is None else f"{v:.6g}"
@@ -117,6 +128,8 @@ class BatchResult:
     elapsed_s: float
     kit_error: Optional[str] = None      # why the kit could not be written
     problems: List[str] = field(default_factory=list)   # inputs that named no audio file
+    index: Optional[Path] = None         # out_dir/index.html (rank 0)
+    sample_rate: Optional[int] = None    # Hz, of the synth and the WAVs
 
     @property
     def failed(self) -> List[BatchItem]:
@@ -124,6 +137,12 @@ class BatchResult:
 
     def count(self, status: str) -> int:
         return sum(i.status == status for i in self.items)
+
+    def to_html(self, path: Union[str, Path]) -> Path:
+        """Write the batch's index page (:mod:`matching.batch_report`: a row per sound, worst
+        match first, players linked to the WAVs in ``out_dir/report``) to ``path``
+        (atomically); links are relative to ``path``'s folder.  Returns the path."""
+        return write_batch_index(self.items, path, sample_rate=self.sample_rate)
 
 
 # ----------------------------------------------------------------------------- driver
@@ -166,11 +185,14 @@ def match_batch(inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path],
                 options: Optional[MatchOptions] = None, *, batch_size: int = 16,
                 length_tolerance: float = 0.1, kit: Optional[Union[str, Path]] = None,
                 resume: bool = True, max_batch_samples: int = 2 ** 22,
-                dist: Optional[DistContext] = None, **overrides: Any) -> BatchResult:
+                dist: Optional[DistContext] = None, reports: bool = False,
+                **overrides: Any) -> BatchResult:
     """Match every sound of ``inputs`` (files, folders, glob patterns:
     :func:`~matching.inputs.expand_inputs`) with ``synth``; write ``out_dir/NAME.json`` per
-    sound and ``out_dir/summary.csv``, and the Hydrogen kit ``kit`` of every matched preset
-    if given.  See the module docstring.
+    sound, ``out_dir/summary.csv``, ``out_dir/index.html`` and the WAVs it plays
+    (``out_dir/report/``), one HTML report per sound (``out_dir/report/NAME.html``) if
+    ``reports``, and the Hydrogen kit ``kit`` of every matched preset if given.  See the
+    module docstring.
 
     ``options`` (default :class:`~matching.options.MatchOptions`), changed by
     ``overrides`` (its field names, e.g. ``steps=100``, ``device="cuda"``): how each sound is
@@ -201,14 +223,22 @@ def match_batch(inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path],
     plan.add("--out", out, "folder")
     made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    folder = out / REPORT_FOLDER
+    made_folder = not folder.exists()
     try:                                  # the kit may go into out_dir, now made
+        plan.add(f"{REPORT_FOLDER} folder", folder, "folder")
+        folder.mkdir(exist_ok=True)
         plan.add("--kit", kit, "hydrogen")
         plan.add("summary", out / SUMMARY_NAME, "csv")
+        plan.add("index", out / INDEX_NAME, "report")
         for f in files:
             plan.add(f"preset of {f}", out / f"{names[str(f)]}.json", "preset")
+            for key, path in sound_files(out, names[str(f)], reports).items():
+                plan.add(f"{key} of {f}", path, "report" if key == "page" else "audio")
     except BaseException:
-        if made and not any(out.iterdir()):
-            out.rmdir()
+        for made_it, path in ((made_folder, folder), (made, out)):
+            if made_it and path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
         raise
     rate = cls.default_sample_rate
     record = match_record(synth, voice, opts, length_tolerance)
@@ -216,13 +246,30 @@ def match_batch(inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path],
     try:
         return _run(files, names, out, kit, synth, voice, opts, record, plan, claims,
                     batch_size, length_tolerance, resume, max_batch_samples, dist,
-                    problems, started, rate)
+                    problems, started, rate, reports)
     finally:
         claims.release_all()
 
 
+def _sound_writers(key: str, files: Dict[str, Path], result: Any, preset: Path,
+                   out: Path) -> Dict[str, Any]:
+    """The writers of one sound's ``files`` (:func:`~matching.batch_report.sound_files`)
+    under their labels in the plan."""
+    return {f"{k} of {key}": w
+            for k, w in sound_writers(files, result, preset, out / INDEX_NAME).items()}
+
+
+def _link_sound(item: BatchItem, out: Path, name: str) -> BatchItem:
+    """``item`` with the per-sound files that exist."""
+    files = sound_files(out, name, True)
+    item.target_wav, item.match_wav, item.page = (
+        str(files[k]) if files[k].is_file() else "" for k in ("target", "match", "page"))
+    return item
+
+
 def _run(files, names, out, kit, synth, voice, opts, record, plan, claims, batch_size,
-         length_tolerance, resume, max_batch_samples, dist, problems, started, rate) -> BatchResult:
+         length_tolerance, resume, max_batch_samples, dist, problems, started, rate,
+         reports=False) -> BatchResult:
     from tqdm.auto import tqdm
     from .targets import effective_duration, load_target
     cls = synths.synth_class(synth)
@@ -245,7 +292,15 @@ def _run(files, names, out, kit, synth, voice, opts, record, plan, claims, batch
             done = _existing(preset_path, key, synth, voice, identity, record) \
                 if resume and preset_path.is_file() else None
             if done is not None:
-                items[key] = done
+                missing = {k: p for k, p in sound_files(out, names[key], reports).items()
+                           if not p.is_file()}
+                try:                         # the files an earlier run did not write
+                    if missing:
+                        plan.write_all(_sound_writers(key, missing, restore_sound(
+                            preset_path, f, rate, float(opts.offset)), preset_path, out))
+                except Exception:            # noqa: BLE001 - its row, without them
+                    pass
+                items[key] = _link_sound(done, out, names[key])
                 claims.release(names[key])
                 bar.update(1)
                 continue
@@ -283,17 +338,23 @@ def _run(files, names, out, kit, synth, voice, opts, record, plan, claims, batch
                 if warnings:
                     preset.metadata["warnings"] = warnings
                 path = out / f"{snd.name}.json"
+                match = MatchResult(preset, outcome.audio, outcome.target, rate, report)
+                if not reports:              # an earlier match's page no longer applies
+                    sound_files(out, str(snd.name), True)["page"].unlink(missing_ok=True)
+                writers = _sound_writers(key, sound_files(out, str(snd.name), reports),
+                                         match, path, out)
                 try:
-                    plan.write_all({f"preset of {key}": preset.save})
+                    plan.write_all({f"preset of {key}": preset.save, **writers})
                 except Exception as exc:            # noqa: BLE001
                     items[key] = BatchItem(key, "failed", error=f"cannot write {path}: "
                                                                 f"{_reason(exc)}")
                     continue
                 finally:
                     claims.release(str(snd.name))
-                items[key] = BatchItem(key, "ok", str(path), preset.voice, snd.duration,
-                                       snd.window, report["distances"], report["baselines"],
-                                       report["time_s"], report=report, warnings=warnings)
+                items[key] = _link_sound(BatchItem(
+                    key, "ok", str(path), preset.voice, snd.duration, snd.window,
+                    report["distances"], report["baselines"], report["time_s"], report=report,
+                    warnings=warnings), out, str(snd.name))
             bar.update(len(chunk))
     bar.close()
 
@@ -301,10 +362,13 @@ def _run(files, names, out, kit, synth, voice, opts, record, plan, claims, batch
     for part in dist.all_gather_object(items):
         gathered.update(part)
     ordered = [gathered[str(f)] for f in files]
-    summary = kit_path = None
+    summary = kit_path = index = None
     kit_error: Optional[str] = None
     if dist.is_main:
-        summary = _write_summary(plan.outputs["summary"].target, ordered)
+        written = plan.write_all({
+            "summary": lambda path: _write_summary(path, ordered),
+            "index": lambda path: write_batch_index(ordered, path, sample_rate=rate)})
+        summary, index = written["summary"], written["index"]
         if kit is not None:
             try:
                 kit_path = _write_kit(ordered, kit)
@@ -313,7 +377,7 @@ def _run(files, names, out, kit, synth, voice, opts, record, plan, claims, batch
     kit_error = dist.broadcast_object(kit_error)
     dist.barrier()
     return BatchResult(ordered, summary, kit_path, round(time.perf_counter() - started, 3),
-                       kit_error, problems)
+                       kit_error, problems, index, rate)
 
 
 def _match_chunk(matcher: Matcher, chunk: List[Sound]) -> List[Union[str, SoundMatch]]:

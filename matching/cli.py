@@ -145,6 +145,7 @@ def _match_options(args: argparse.Namespace):
 def _match_batch(args: argparse.Namespace) -> int:
     from . import distributed
     from .batch import SUMMARY_NAME, match_batch
+    from .batch_report import INDEX_NAME
 
     single = [flag for flag, value in (("-o", args.output), ("--midi", args.midi),
                                        ("--wav", args.wav), ("--plot", args.plot),
@@ -152,7 +153,7 @@ def _match_batch(args: argparse.Namespace) -> int:
     if single:
         print(f"synthmatch: error: {', '.join(single)} {'apply' if len(single) > 1 else 'applies'} "
               f"to one sound; with several sounds, a folder or a pattern use --out DIR "
-              f"(see synthmatch match --help)",
+              f"(and --reports for a report per sound; see synthmatch match --help)",
               file=sys.stderr)
         return 2
     if args.out is None:
@@ -173,7 +174,7 @@ def _match_batch(args: argparse.Namespace) -> int:
                 args.sounds, args.out, synth=args.synth, voice=args.voice,
                 options=options, batch_size=args.batch_size,
                 length_tolerance=args.length_tolerance, kit=args.kit,
-                resume=not args.no_resume, dist=dist)
+                resume=not args.no_resume, dist=dist, reports=args.reports)
         except ValueError as error:
             if dist.is_main:
                 print(f"synthmatch: error: {error}", file=sys.stderr)
@@ -193,7 +194,8 @@ def _match_batch(args: argparse.Namespace) -> int:
                 _warn(warning)
         for item in failed:
             print(f"  failed: {item.file}: {item.error}", file=sys.stderr)
-        print(f"wrote {ok} preset{'s' if ok != 1 else ''} and {Path(args.out) / SUMMARY_NAME}")
+        print(f"wrote {ok} preset{'s' if ok != 1 else ''}, {Path(args.out) / SUMMARY_NAME} "
+              f"and {Path(args.out) / INDEX_NAME}")
         if result.kit is not None:
             print(f"wrote {result.kit} (Hydrogen drum kit of {ok + skipped} presets)")
         if result.kit_error is not None:
@@ -364,14 +366,15 @@ def build_parser() -> argparse.ArgumentParser:
         "match", help="find the preset that recreates a sound (or each sound of a folder)",
         description="One sound: print the match, write it with -o/--midi/--wav/--plot.  Several "
                     "sounds, folders or glob patterns: batch mode, --out DIR gets one preset per "
-                    "sound and summary.csv; sounds already matched there are skipped; exit "
+                    "sound, summary.csv and index.html (a page of every match); sounds already matched there are skipped; exit "
                     "status 1 if any sound failed.  Under torchrun the files are split across "
                     "the processes.")
     match.add_argument("sounds", nargs="+", metavar="SOUND",
                        help="audio file (WAV, FLAC, AIFF, OGG, MP3), folder or quoted glob "
                             "pattern ('kits/**/*.wav')")
     match.add_argument("--out", metavar="DIR",
-                       help="batch mode: folder for one preset per sound and summary.csv")
+                       help="batch mode: folder for one preset per sound, summary.csv, index.html "
+                            "and the WAVs it plays (DIR/report/)")
     match.add_argument("--kit", metavar="OUT.h2drumkit",
                        help="batch mode: also a Hydrogen drum kit of the matched presets")
     match.add_argument("--batch-size", type=int, default=16,
@@ -379,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--length-tolerance", type=float, default=0.1,
                        help="batch mode: a sound's matching window may be this much longer "
                             "than the sound (default 0.1) so sounds share batches; 0: exact")
+    match.add_argument("--reports", action="store_true",
+                       help="batch mode: also one HTML report per sound (DIR/report/NAME.html), "
+                            "linked from DIR/index.html")
     match.add_argument("--no-resume", action="store_true",
                        help="batch mode: match again sounds whose preset exists in --out")
     match.add_argument("--synth", default="tr808", help="synth name (default tr808)")

@@ -13,13 +13,13 @@ import pytest
 import torch
 
 import synths
-from matching.audio import write_audio
 from matching.audio import resample_to_length
 from matching import match_batch
 from matching.engine import window_duration
 from matching.inputs import expand_inputs, output_names
 from matching.objective import batch_distances
 from matching.match import match_preset
+from support import sound_file as _sound
 from matching.objective import (JTFS_RATE, MatchObjective, envelope_db, jtfs_config,
                                 match_distances)
 
@@ -30,12 +30,6 @@ FAST = dict(candidates=8, steps=3, detect_steps=2, detect_voices=2, progress=Fal
 def _rows(path):
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
-
-
-def _sound(path: Path, voice: str, params: dict) -> Path:
-    s = synths.get("tr808", voice=voice)
-    write_audio(path, s.render(params)[0, 0], s.sample_rate, float_samples=True)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +169,7 @@ def test_folder_with_a_corrupt_file_finishes_the_others_and_resumes(folder, tmp_
         assert r["jtfs"] == ""                                # --no-jtfs-distance
     assert float(rows["rim.wav"]["log_mel"]) < float(rows["rim.wav"]["default_log_mel"])
     assert {p.name for p in out.glob("*.json")} == {"rim.json", "clave.json"}
+    assert (out / "index.html").is_file() and "index.html" in captured.out
     assert kit.is_file()
     from matching.export import read_kit
     assert len(read_kit(kit)) == 2
