@@ -22,8 +22,6 @@ files of such a sound when they are missing).
 """
 from __future__ import annotations
 
-import base64
-import io
 import math
 import os
 from pathlib import Path
@@ -107,40 +105,23 @@ def relative_link(path: Union[str, Path], base: Path) -> str:
     return quote(rel.replace(os.sep, "/"))
 
 
-def _bands(spec: torch.Tensor, sample_rate: int, rows: int) -> torch.Tensor:
-    """``spec`` (bins, frames) pooled (max) into ``rows`` log-spaced bands from 40 Hz to
-    Nyquist, lowest first."""
-    bins = spec.shape[0]
-    edges = torch.logspace(math.log10(40.0), math.log10(sample_rate / 2), rows + 1)
-    index = (edges / (sample_rate / 2) * (bins - 1)).round().long().clamp(1, bins - 1)
-    return torch.stack([spec[lo:max(hi, lo + 1)].amax(dim=0)
-                        for lo, hi in zip(index[:-1].tolist(), index[1:].tolist())])
-
-
 def spectrogram_thumbnail(target: torch.Tensor, match: torch.Tensor, sample_rate: int,
                           size: Sequence[int] = THUMBNAIL_SIZE) -> str:
     """A PNG ``data:`` URI: the spectrograms of ``target`` and ``match`` (``(n,)`` at
     ``sample_rate`` Hz) side by side, each ``size`` = (width, height) pixels (log frequency
     upwards, 80 dB below the target's peak to its peak, magma colours in 16 levels)."""
-    import matplotlib
-    from PIL import Image
-
     from .plot import spectrogram_db
+    from .report_panels import log_bands, palette_png, png_data_uri
     width, height = int(size[0]), int(size[1])
     n = max(target.shape[-1], match.shape[-1])
     hop = max(64, n // width)
-    halves = [_bands(spectrogram_db(x, 1024, hop), sample_rate, height) for x in (target, match)]
+    halves = [log_bands(spectrogram_db(x, 1024, hop), sample_rate, height, 40.0)
+              for x in (target, match)]
     top = float(halves[0].max())
     halves = [torch.nn.functional.adaptive_max_pool1d(h.unsqueeze(0), width)[0] for h in halves]
     gap = torch.full((height, 1), top - 80.0)
     image = torch.cat([halves[0], gap, halves[1]], dim=1).flip(0)
-    levels = ((image - (top - 80.0)) / 80.0 * (_LEVELS - 1)).round().clamp(0, _LEVELS - 1)
-    colours = matplotlib.colormaps["magma"].resampled(_LEVELS)(range(_LEVELS))[:, :3]
-    png = Image.fromarray(levels.to(torch.uint8).numpy(), mode="P")
-    png.putpalette([int(round(255 * c)) for rgb in colours for c in rgb])
-    buffer = io.BytesIO()
-    png.save(buffer, format="PNG", bits=4, optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return png_data_uri(palette_png(image, top - 80.0, top, "magma", _LEVELS, 4))
 
 
 def _read(path: str) -> Optional[torch.Tensor]:

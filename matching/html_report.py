@@ -2,9 +2,10 @@
 envelopes), read (the preset, on the panel for ``tr808``; detection scores; distances
 against the baselines; warnings; links to the exported files).
 
-Nothing is fetched: the audio (16-bit WAV) and the figure (PNG) are embedded as ``data:``
-URIs, the script and styles are inline, and a Content-Security-Policy forbids any other
-source.  Everything from file names or metadata is escaped (jinja2 autoescaping).
+Nothing is fetched: the audio (16-bit WAV) and the spectrogram images (PNG,
+:mod:`matching.report_panels`; their axes and the level envelopes are inline SVG) are
+embedded as ``data:`` URIs, the script and styles are inline, and a Content-Security-Policy
+forbids any other source.  Everything from file names or metadata is escaped (jinja2 autoescaping).
 
 >>> from matching import match_preset                                   # doctest: +SKIP
 >>> match_preset("kick.wav").to_html("kick.html")                       # doctest: +SKIP
@@ -12,6 +13,7 @@ source.  Everything from file names or metadata is escaped (jinja2 autoescaping)
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import math
 from pathlib import Path
@@ -30,9 +32,10 @@ KNOB_SWEEP_DEG = 300.0
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
+@functools.lru_cache(maxsize=None)
 def template_environment():
     """The jinja2 environment of ``matching/templates`` (autoescaping on, undefined names an
-    error)."""
+    error); one per process, so each template compiles once."""
     import jinja2
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                               autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -62,12 +65,6 @@ def equal_loudness_gains(target: torch.Tensor, match: torch.Tensor) -> Dict[str,
     quiet = min(rms_t, rms_m)
     return {"target": quiet / rms_t if rms_t > 0 else 1.0,
             "match": quiet / rms_m if rms_m > 0 else 1.0}
-
-
-def _png_data_uri(fig) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _knob(x: float, label: str, value: float, low: float, high: float) -> str:
@@ -120,10 +117,8 @@ def match_report_html(result: "MatchResult", exports: Optional[Mapping[str, str]
                       title: Optional[str] = None) -> str:
     """The HTML page of ``result`` (see the module docstring).  ``exports``: label -> link
     (relative to the page) of the files written with it (preset JSON, MIDI, kit, ...)."""
-    import matplotlib.pyplot as plt
-
     import synths
-    from .plot import match_figure
+    from .report_panels import match_panels
 
     report, preset = result.report, result.preset
     rate = result.sample_rate
@@ -134,11 +129,6 @@ def match_report_html(result: "MatchResult", exports: Optional[Mapping[str, str]
     params = [{"name": s.name, "value": float(preset.params[s.name]), "unit": s.unit,
                "range": f"{s.min:g} .. {s.max:g}"} for s in specs]
     knobs = [s for s in specs if s.unit == "knob"]
-    fig = match_figure(result.target, result.audio, rate, difference=True, figsize=(15, 3.6))
-    try:
-        figure = _png_data_uri(fig)
-    finally:
-        plt.close(fig)
     gains = equal_loudness_gains(result.target, result.audio)
     distances = dict(report.get("distances") or {})
     rows = [{"label": "match", "cells": distances}]
@@ -150,7 +140,8 @@ def match_report_html(result: "MatchResult", exports: Optional[Mapping[str, str]
         title=title, synth=preset.synth, voice=preset.voice, seed=report.get("seed"),
         time_s=report.get("time_s"), warnings=list(report.get("warnings") or []),
         target_wav=wav_data_uri(result.target, rate), match_wav=wav_data_uri(result.audio, rate),
-        gains={k: f"{v:.6f}" for k, v in gains.items()}, figure_png=figure,
+        gains={k: f"{v:.6f}" for k, v in gains.items()},
+        figure=match_panels(result.target, result.audio, rate),
         knobs_svg=knob_panel_svg(preset.params, knobs, preset.voice) if knobs else "",
         params=params, voices=voices if len(voices) > 1 else [],
         distance_names=names, distance_rows=rows, exports=list((exports or {}).items()))
