@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_real808.py [--recordings DIR] [--calibration NAME]
         [--cv [--cv-detect] [--skip-full]] [--no-detect] [--voices BD,SD,...]
-        [--figure docs/tr808_calibration.png]
+        [--figure docs/tr808_calibration.png] [--spectral-floor-db 60|none]
         [--out results.json]
 
 Every recording of ``--recordings`` (default ``../shared/tr808-real`` from the repository
@@ -56,6 +56,7 @@ from scipy.stats import spearmanr  # noqa: E402
 import synths  # noqa: E402
 from matching.acoustics import voice_features  # noqa: E402
 from matching.match import match_preset  # noqa: E402
+import matching.objective as match_objective  # noqa: E402
 from matching.objective import match_distances  # noqa: E402
 from matching.tr808_recordings import Recording, select_recordings  # noqa: E402
 
@@ -255,7 +256,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--voices", default="", help="comma-separated voices (default: all recorded)")
     parser.add_argument("--figure", type=Path, default=None, help="write the calibration figure here")
     parser.add_argument("--out", type=Path, default=None, help="write all numbers as JSON")
+    parser.add_argument("--spectral-floor-db", default=None,
+                        help="the match objective's log-spectral floor in dB below the target's peak "
+                             "(matching.objective.SPECTRAL_FLOOR_DB; 'none': plain log1p, as before issue 14)")
     args = parser.parse_args(argv)
+    if args.spectral_floor_db is not None:
+        match_objective.SPECTRAL_FLOOR_DB = (None if args.spectral_floor_db.lower() == "none"
+                                                else float(args.spectral_floor_db))
     try:
         recordings = select_recordings(args.recordings, args.voices)
     except ValueError as error:
@@ -267,7 +274,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         calibration = load_calibration(calibration)
     detect = not args.no_detect
     print(f"{len(recordings)} recordings from {args.recordings}; calibration "
-          f"{getattr(calibration, 'name', None) or 'default'}; torch {torch.__version__}")
+          f"{getattr(calibration, 'name', None) or 'default'}; objective spectral floor "
+          f"{match_objective.SPECTRAL_FLOOR_DB} dB; torch {torch.__version__}")
     with _quiet_threads():
         started = time.perf_counter()
         out: dict[str, Any] = {"calibration": getattr(calibration, "name", None), "n": len(recordings)}

@@ -4,8 +4,10 @@
 per candidate (each row against its own target):
 
 * a log-spectral term: the "MSS revisited" distance (L2 distance of log1p-compressed
-  magnitude spectra at three power-of-two scales, Hann windows, hop n/4), divided by its
-  value for silence, so 1 means "no better than silence" whatever the target's level;
+  magnitude spectra at three power-of-two scales, Hann windows, hop n/4; the magnitudes
+  divided first by a floor :data:`SPECTRAL_FLOOR_DB` below the targets' peak, so the term
+  follows a decay 60 dB down), divided by its value for silence, so 1 means "no better
+  than silence" whatever the target's level;
 * an envelope term: mean absolute difference of the frame RMS levels in dB (floored at
   -80 dB), divided by 20 dB, which is what pins down decays;
 * optionally a SCRAPL term (one random JTFS path per call, log1p-compressed, computed at
@@ -33,6 +35,11 @@ __all__ = ["MatchObjective", "Distances", "match_distances", "batch_distances",
 
 #: the STFT scales of the objective's log-spectral term
 FFT_SIZES, HOP_SIZES = (256, 1024, 4096), (64, 256, 1024)
+#: how far below the targets' loudest STFT bin the log-spectral term still tells levels
+#: apart (dB): its spectra are ``log1p(|X| / a)`` with ``a`` this far below the quietest
+#: target's peak bin, per scale. (Plain ``log1p(|X|)`` is linear, so blind, below ~1: for a
+#: drum at full scale that is content more than 40-60 dB down, such as the tail of a decay.)
+SPECTRAL_FLOOR_DB: Optional[float] = 60.0   # None: plain log1p(|X|) (before issue 14)
 
 
 def envelope_db(x: torch.Tensor, frame: int = 512, hop: int = 256, floor_db: float = -80.0
@@ -72,8 +79,13 @@ class MatchObjective(nn.Module):
                                  persistent=False)
         self.register_buffer("targets", targets)
         with torch.no_grad():
+            peaks = [stft_magnitude(targets, size, hop, getattr(self, f"window_{k}")).amax(dim=(-2, -1)).min()
+                     for k, (size, hop) in enumerate(zip(FFT_SIZES, HOP_SIZES))]
+            #: per scale, the magnitude that log1p divides by (see SPECTRAL_FLOOR_DB)
+            self.spectral_floor = [1.0 if SPECTRAL_FLOOR_DB is None else
+                                   float(p.clamp_min(1e-8)) * 10 ** (-SPECTRAL_FLOOR_DB / 20) for p in peaks]
             self.target_spectra = self._spectra(targets)
-            # the MSS distance of silence: log1p(|STFT(0)|) = 0
+            # the MSS distance of silence: log1p(|STFT(0)| / a) = 0
             self.silence = sum(torch.linalg.vector_norm(s, dim=-1) for s in self.target_spectra)
             self.target_env = envelope_db(targets)
         #: the SCRAPL term's loss (at 11025 Hz), or None
@@ -91,9 +103,10 @@ class MatchObjective(nn.Module):
         return None if self.scrapl_term is None else self.scrapl_term.scrapl
 
     def _spectra(self, x: torch.Tensor) -> List[torch.Tensor]:
-        """log1p magnitude STFTs per scale, flattened: [(rows, bins * frames)]."""
-        return [torch.log1p(stft_magnitude(x, size, hop, getattr(self, f"window_{k}")))
-                .flatten(1) for k, (size, hop) in enumerate(zip(FFT_SIZES, HOP_SIZES))]
+        """``log1p(|STFT| / a)`` per scale (``a``: :attr:`spectral_floor`), flattened:
+        [(rows, bins * frames)]."""
+        return [torch.log1p(stft_magnitude(x, size, hop, getattr(self, f"window_{k}")) / a)
+                .flatten(1) for k, ((size, hop), a) in enumerate(zip(zip(FFT_SIZES, HOP_SIZES), self.spectral_floor))]
 
     def forward(self, x: torch.Tensor, index: Optional[torch.Tensor] = None) -> torch.Tensor:
         x = x.reshape(x.shape[0], -1)

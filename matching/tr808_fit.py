@@ -17,6 +17,12 @@ features of :mod:`matching.acoustics` are measured; then, voice by voice:
    one direction the data leave open.
 3. **Constants without a knob** (glides, ring times, noise colours, output gains): pooled
    medians of the per-recording inversions.
+4. **Band envelopes.** Constants that act together, which no single feature isolates
+   (:data:`ENVELOPE_CONSTANTS`: the cymbal's bands and envelopes, the bass drum's click, the
+   hats' filter and VCA, the level-only voices' resonators and filters), are then fitted
+   at once to the recordings' octave-band envelopes (:mod:`matching.tr808_envelope_fit`),
+   starting from steps 1-3. The per-position values of step 1 stay in the calibration's
+   source (``knob_law_points``); a law refined here may move away from them.
 
 CH and CP have no recordings in the calibration set: their constants stay legacy (as does
 everything a voice without recordings uses). :func:`fit_calibration` is the entry point;
@@ -38,9 +44,10 @@ from synths.tr808 import TR808
 from synths.tr808_calibration import Calibration, KnobLaw, load_calibration
 
 from . import acoustics
+from .tr808_envelope_fit import Constant, fit_constants
 from .tr808_recordings import Recording
 
-__all__ = ["fit_calibration", "fit_knob_law", "POSITIONS", "bisect_value", "FitLog", "KNOB_LAWS",
+__all__ = ["fit_calibration", "fit_knob_law", "ENVELOPE_CONSTANTS", "POSITIONS", "bisect_value", "FitLog", "KNOB_LAWS",
            "knob_law_table"]
 
 #: The knob positions of the calibration set.
@@ -89,7 +96,8 @@ class FitLog:
 
 
 # ------------------------------------------------------------------------------ rendering
-_FORWARD_ONLY = ("open_hat_vca_threshold", "open_hat_vca_knee", "second_harmonic")  # used by the forward pass, not in buffers
+_FORWARD_ONLY = ("open_hat_vca_threshold", "open_hat_vca_knee", "second_harmonic", "cymbal_high_tail_mix",
+                 "cymbal_high_tail_t60_ratio")  # used by the forward pass, not in buffers
 _synth_cache: dict[tuple, TR808] = {}
 
 
@@ -459,10 +467,13 @@ def _fit_tom(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
     return cal
 
 
-def _fit_cy(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
-    prior = cal.metal
-
-    def centroid(x: np.ndarray) -> float:  # the tone knob's balance: above vs below 5 kHz, first 0.3 s
+def _fit_cy_tone(cal: Calibration, group: _Voice, log: FitLog, by_centroid: bool = False) -> Calibration:
+    """CY tone -> high-band mix, from the first 0.3 s: the energy above vs below 5 kHz (the
+    feature fit's start), or (``by_centroid``, after the band-envelope fit) the spectral
+    centroid, the balance a listener hears."""
+    def centroid(x: np.ndarray) -> float:
+        if by_centroid:
+            return acoustics.spectral_centroid_hz(x, RATE, 0.0, 0.3)
         return acoustics.noise_to_tone_db(acoustics.from_onset(x, RATE)[: int(0.3 * RATE)], RATE, 5000.0)
 
     def mix_of(rec: Recording, audio: np.ndarray) -> float:
@@ -470,10 +481,16 @@ def _fit_cy(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
                                                       rec.knobs, len(audio))), centroid(audio), 0.005, 0.995, log=False)
 
     points = _position_medians((r.knobs["tone"], v) for r, v in group.per_recording(mix_of))
-    law = fit_knob_law(points, prior.cymbal_tone_high_mix, log_values=False, scale=1.0)
+    law = fit_knob_law(points, cal.metal.cymbal_tone_high_mix, log_values=False, scale=1.0)
     log.points["CY.tone"] = points
-    cal = with_constants(cal, "metal", cymbal_tone_high_mix=law)
-    log(f"CY tone -> high-band mix (energy above vs below 5 kHz): measured {_pts(points)}; law {_law(law)}")
+    feature = "spectral centroid" if by_centroid else "energy above vs below 5 kHz"
+    log(f"CY tone -> high-band mix ({feature}, first 0.3 s): measured {_pts(points)}; law {_law(law)}")
+    return with_constants(cal, "metal", cymbal_tone_high_mix=law)
+
+
+def _fit_cy(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
+    prior = cal.metal
+    cal = _fit_cy_tone(cal, group, log)
 
     def t60_of(rec: Recording, audio: np.ndarray) -> float:  # the low band's ring (2.5-5 kHz)
         target = band_t60_s(audio, 2500.0, 5000.0)
@@ -522,9 +539,99 @@ def _fit_oh(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
     return cal
 
 
+def _fit_cl(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
+    """Claves: the resonator's frequency is the recording's spectral peak (1-6 kHz)."""
+    freq = float(np.median([acoustics.peak_frequency_hz(a, RATE, 1000.0, 6000.0) for _, a in group.items]))
+    log(f"CL resonator {freq:.1f} Hz (spectral peak)")
+    return with_constants(cal, "claves", resonator=dataclasses.replace(cal.claves.resonator, freq_hz=freq))
+
+
+def _fit_rs(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
+    """Rim shot: its two resonators' frequencies are the spectral peaks below and above 1 kHz."""
+    low = float(np.median([acoustics.peak_frequency_hz(a, RATE, 200.0, 1000.0) for _, a in group.items]))
+    high = float(np.median([acoustics.peak_frequency_hz(a, RATE, 1000.0, 5000.0) for _, a in group.items]))
+    log(f"RS resonators {low:.1f} Hz and {high:.1f} Hz (spectral peaks)")
+    rs = cal.rim_shot
+    return with_constants(cal, "rim_shot", low=dataclasses.replace(rs.low, freq_hz=low),
+                          high=dataclasses.replace(rs.high, freq_hz=high))
+
+
+def _lin(path: str, low: float, high: float, sigma: float) -> Constant:
+    return Constant(path, low, high, log=False, sigma=sigma)
+
+
+def _law_constants(path: str, low: float, high: float, log: bool = True, sigma: float = 1.0) -> list[Constant]:
+    """A knob law's ends (within ``[low, high]``) and its taper curve, as fitted constants."""
+    return [Constant(f"{path}.at_0", low, high, log, sigma), Constant(f"{path}.at_10", low, high, log, sigma),
+            _lin(f"{path}.curve", -6.0, 6.0, 2.0)]
+
+
+#: The constants each voice fits by its band envelopes (:mod:`matching.tr808_envelope_fit`)
+#: after its feature fit (which gives their starting values): those that act together and
+#: that no single feature isolates. Ranges are physical bounds, not tuning.
+ENVELOPE_CONSTANTS: dict[str, list[Constant]] = {
+    "BD": [Constant("bass_drum.click_gain", 0.02, 10.0), Constant("bass_drum.click_width_s", 2e-4, 5e-3),
+           *_law_constants("bass_drum.tone_cutoff_hz", 100.0, 18000.0)],
+    "CY": [*_law_constants("metal.cymbal_tone_high_mix", 0.01, 0.999, log=False, sigma=0.3),
+           *_law_constants("metal.cymbal_low_t60_s", 0.2, 30.0),
+           _lin("metal.cymbal_mid_mix", 0.01, 0.99, 0.3), Constant("metal.cymbal_mid_t60_ratio", 0.05, 1.0),
+           Constant("metal.cymbal_high_t60_s", 0.02, 3.0), _lin("metal.cymbal_high_tail_mix", 0.0, 1.0, 0.5),
+           Constant("metal.cymbal_high_tail_t60_ratio", 0.1, 3.0), Constant("metal.high_band_q", 0.3, 8.0),
+           Constant("metal.high_band_hz", 5000.0, 12000.0, sigma=0.3),
+           Constant("metal.cymbal_high_highpass_hz", 1000.0, 14000.0),
+           _lin("metal.cymbal_top_mix", 0.0, 4.0, 1.0), Constant("metal.cymbal_top_highpass_hz", 5000.0, 16000.0),
+           _lin("metal.cymbal_high_fixed_mix", 0.0, 2.0, 0.5),
+           Constant("metal.cymbal_low_highpass_hz", 500.0, 5000.0)],
+    # snare: the resonators' rings and glides and the noise's colour and two-stage envelope
+    # (the tone and snappy laws keep their feature fits, which cross-validate to 0.1-0.8 steps)
+    "SD": [Constant("snare.low.t60_s", 0.02, 1.0), Constant("snare.high.t60_s", 0.01, 1.0),
+           _lin("snare.low.glide_depth", 0.0, 1.0, 0.3), _lin("snare.high.glide_depth", 0.0, 1.0, 0.3),
+           Constant("snare.noise_highpass_hz", 200.0, 5000.0), Constant("snare.noise_lowpass_hz", 3000.0, 20000.0),
+           Constant("snare.noise_t60_s", 0.02, 1.0), _lin("snare.noise_tail_mix", 0.0, 0.5, 0.1),
+           Constant("snare.noise_tail_t60_s", 0.05, 5.0)],
+    # toms: the parts between the fundamental and 1 kHz (2nd harmonic, the noise path's level,
+    # colour and ring); congas have no noise path (service notes)
+    **{v: [_lin(f"toms.{v}.second_harmonic", 0.0, 0.6, 0.2), Constant(f"toms.{v}.noise_rms", 0.003, 0.5),
+           Constant(f"toms.{v}.noise_lowpass_hz", 200.0, 8000.0), Constant(f"toms.{v}.noise_t60_s", 0.01, 1.0)]
+       for v in ("LT", "MT", "HT")},
+    **{v: [_lin(f"toms.{v}.second_harmonic", 0.0, 0.6, 0.2)] for v in ("LC", "MC", "HC")},
+    "OH": [Constant("metal.hat_highpass_hz", 2000.0, 12000.0), _lin("metal.hat_low_band_mix", 0.0, 2.0, 0.5),
+           *_law_constants("metal.open_hat_t60_s", 0.02, 20.0),
+           _lin("metal.open_hat_vca_threshold", 0.0, 0.9, 0.3)],
+    # (resonator frequencies: spectral peaks, which octave bands cannot resolve; see _fit_rs, _fit_cl)
+    "RS": [Constant("rim_shot.low.t60_s", 0.003, 0.3), Constant("rim_shot.high.t60_s", 0.003, 0.3),
+           Constant("rim_shot.high.gain", 0.05, 5.0), Constant("rim_shot.drive", 0.3, 10.0),
+           Constant("rim_shot.highpass_hz", 30.0, 3000.0)],
+    "CL": [Constant("claves.resonator.t60_s", 0.005, 0.5)],
+    "MA": [Constant("maracas.highpass_hz", 1000.0, 14000.0), Constant("maracas.attack_s", 3e-4, 0.03),
+           Constant("maracas.t60_s", 0.005, 0.5)],
+    "CB": [Constant("cowbell.bandpass_hz", 800.0, 6000.0, sigma=0.5), Constant("cowbell.bandpass_q", 0.2, 8.0),
+           Constant("cowbell.fast_t60_s", 0.005, 0.5), Constant("cowbell.slow_t60_s", 0.05, 3.0),
+           _lin("cowbell.fast_mix", 0.0, 1.0, 0.3)],
+}
+
+
+def _fit_envelopes(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
+    constants = ENVELOPE_CONSTANTS[group.voice]
+    if group.voice == "CY":
+        # start the parts the feature fit does not know inside their ranges: the high band's
+        # decay-following tail, the top band, and (since the top band changes what the
+        # tone knob fades in) the tone law from a neutral linear fade
+        m = cal.metal
+        cal = with_constants(cal, "metal", cymbal_high_tail_mix=m.cymbal_high_tail_mix or 0.3,
+                             cymbal_top_mix=m.cymbal_top_mix or 1.0,
+                             cymbal_high_fixed_mix=m.cymbal_high_fixed_mix or 0.5,
+                             cymbal_tone_high_mix=KnobLaw(0.3, 0.7) if not m.cymbal_top_mix else m.cymbal_tone_high_mix)
+    cal = fit_constants(cal, [(rec.knobs, audio) for rec, audio in group.items], constants,
+                        lambda c, knobs, n: render(group.voice, c, knobs, n), log=log, label=group.voice)
+    if group.voice == "CY":  # the tone law again, on the refined bands
+        cal = _fit_cy_tone(cal, group, log, by_centroid=True)
+    return cal
+
+
 _FITS: dict[str, Callable[[Calibration, _Voice, FitLog], Calibration]] = {
     "BD": _fit_bd, "SD": _fit_sd, "LT": _fit_tom, "MT": _fit_tom, "HT": _fit_tom, "LC": _fit_tom,
-    "MC": _fit_tom, "HC": _fit_tom, "CY": _fit_cy, "OH": _fit_oh,
+    "MC": _fit_tom, "HC": _fit_tom, "CY": _fit_cy, "OH": _fit_oh, "CL": _fit_cl, "RS": _fit_rs,
 }
 
 
@@ -538,7 +645,7 @@ def _law(law: KnobLaw) -> str:
 
 def fit_calibration(recordings: Sequence[Recording], name: Optional[str] = None, held_out: Optional[float] = None,
                     prior: Any = "legacy", log: Optional[FitLog] = None,
-                    source: Optional[dict[str, Any]] = None) -> Calibration:
+                    source: Optional[dict[str, Any]] = None, envelopes: bool = True) -> Calibration:
     """Fit the model's constants to ``recordings`` (see the module docstring).
 
     ``prior``: the calibration whose constants start the fit and act as the knob laws'
@@ -546,6 +653,7 @@ def fit_calibration(recordings: Sequence[Recording], name: Optional[str] = None,
     result's name and source (the caller leaves those recordings out). ``source``: extra
     provenance stored with the result. Voices without recordings keep the prior's
     constants; every voice with recordings gets an output gain (early RMS, level 10).
+    ``envelopes``: also fit :data:`ENVELOPE_CONSTANTS` by band envelopes (the default).
     """
     log = log or FitLog()
     cal = load_calibration(prior)
@@ -557,6 +665,8 @@ def fit_calibration(recordings: Sequence[Recording], name: Optional[str] = None,
         group = _Voice(voice, by_voice[voice])
         if voice in _FITS:
             cal = _FITS[voice](cal, group, log)
+        if voice in ENVELOPE_CONSTANTS and envelopes:
+            cal = _fit_envelopes(cal, group, log)
         gains[voice] = _fit_gain(cal, group)
     label = name or ("fitted" if held_out is None else f"fitted-without-{held_out:g}")
     provenance = {"recordings": sorted(r.name for r in recordings), "held_out_position": held_out,

@@ -31,6 +31,7 @@ the model had before (see :mod:`synths.tr808_calibration`).
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from typing import Callable, Optional
 
 import torch
@@ -86,6 +87,9 @@ VOICE_DURATIONS: dict[str, float] = {
 _STREAM = {"SD": 1, "TOM": 2, "CP": 3, "CP_REVERB": 4, "MA": 5, "OSC_PHASE": 6}
 
 _F64 = torch.empty(0, dtype=torch.float64)  # "like" for float64 CPU master buffers
+#: how many oscillator banks (float64 ``[6, n]``, 8.5 MB for 4 s) the process keeps
+_SQUARE_BANK_CACHE = 4
+_square_banks: "OrderedDict[tuple, torch.Tensor]" = OrderedDict()
 
 
 class TR808(Synth):
@@ -163,12 +167,29 @@ class TR808(Synth):
         return x * (peak / x.abs().max().clamp_min(1e-12))
 
     def _square_bank(self) -> torch.Tensor:
-        """The six band-limited oscillator squares ``[6, n]``, phases drawn from the seed."""
+        """The six band-limited oscillator squares ``[6, n]``, phases drawn from the seed.
+
+        Shared by every instance with the same oscillators, seed and rate, as the first
+        ``n`` samples of the longest bank built so far (the process keeps the last
+        :data:`_SQUARE_BANK_CACHE` of them: a calibration fit builds hundreds of synths that
+        differ only in their filters and lengths)."""
+        oscillators = tuple(self.calibration.metal.oscillators_hz)
+        key = (oscillators, self.seed, self.sample_rate)
+        n = self.n_samples
+
         def make() -> torch.Tensor:
-            phases = torch.remainder(self.noise(_F64, _STREAM["OSC_PHASE"], n_samples=len(self.calibration.metal.oscillators_hz)),
+            if key in _square_banks and _square_banks[key].shape[-1] >= n:
+                _square_banks.move_to_end(key)
+                return _square_banks[key][:, :n].contiguous()
+            phases = torch.remainder(self.noise(_F64, _STREAM["OSC_PHASE"], n_samples=len(oscillators)),
                                      1.0) * (2 * math.pi)
-            freqs = torch.tensor(self.calibration.metal.oscillators_hz, dtype=torch.float64)
-            return dsp.bandlimited_square_bank(freqs, phases, self._t64(), self.sample_rate)
+            freqs = torch.tensor(oscillators, dtype=torch.float64)
+            bank = dsp.bandlimited_square_bank(freqs, phases, self._t64(), self.sample_rate)
+            _square_banks[key] = bank
+            _square_banks.move_to_end(key)
+            while len(_square_banks) > _SQUARE_BANK_CACHE:
+                _square_banks.popitem(last=False)
+            return bank
         return self.cached_buffer("square_bank", _F64, make)
 
     def _metal_bands(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -269,8 +290,14 @@ class TR808(Synth):
             low = self._filter(low, "highpass", m.cymbal_low_highpass_hz)
             high = self._filter(high, "highpass", m.cymbal_high_highpass_hz)
             low = low * (m.cymbal_rms / self._rms(low))
-            high = high * (m.cymbal_rms / self._rms(high)) * self._env(m.cymbal_high_t60_s)
-            return torch.stack([low, high])
+            high = high * (m.cymbal_rms / self._rms(high))
+            fixed = m.cymbal_high_fixed_mix * high  # outside the tone fade
+            if m.cymbal_top_mix > 0:  # the third band, above the high band-pass
+                top = self._filter(self._square_bank().sum(0), "highpass", m.cymbal_top_highpass_hz)
+                high = high + m.cymbal_top_mix * top * (m.cymbal_rms / self._rms(top))
+            # [low band, the faded high branch with its short envelope, unenveloped; the fixed part, same]
+            env = self._env(m.cymbal_high_t60_s)
+            return torch.stack([low, high * env, high, fixed * env, fixed])
 
         bands = self._const("cy_bands", like, make)
         t = self.time_axis(like)
@@ -278,7 +305,13 @@ class TR808(Synth):
         low_env = ((1 - m.cymbal_mid_mix) * dsp.exp_decay(t, low_t60)
                    + m.cymbal_mid_mix * dsp.exp_decay(t, m.cymbal_mid_t60_ratio * low_t60))
         high_mix = m.cymbal_tone_high_mix(params["tone"]).unsqueeze(-1)
-        return (1 - high_mix) * bands[0] * low_env + high_mix * bands[1]
+        high, fixed = bands[1], bands[3]
+        if m.cymbal_high_tail_mix > 0:  # the part of the high band's envelope that the decay knob sets
+            tail = m.cymbal_high_tail_mix * dsp.exp_decay(t, m.cymbal_high_tail_t60_ratio * low_t60)
+            high = (1 - m.cymbal_high_tail_mix) * high + bands[2] * tail
+            fixed = (1 - m.cymbal_high_tail_mix) * fixed + bands[4] * tail
+        out = (1 - high_mix) * bands[0] * low_env + high_mix * high
+        return out + fixed if m.cymbal_high_fixed_mix > 0 else out
 
     def _voice_OH(self, params: dict[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor:
         hat = self._const("hat_band", like, self._hat_band)

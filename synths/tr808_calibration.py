@@ -225,6 +225,22 @@ class Metal:
     cymbal_mid_t60_ratio: float = 0.35
     cymbal_mid_mix: float = 0.5
     cymbal_high_t60_s: float = 0.3
+    # The part of the high band's envelope that follows the decay knob: its envelope is
+    # (1 - tail_mix) * 10^(-3 t / high_t60) + tail_mix * 10^(-3 t / (tail_ratio * low_t60(decay))).
+    # 0 = a fixed short envelope (legacy). On serial 103852 every band of the cymbal, the
+    # highest included, rings longer as the decay knob turns up.
+    cymbal_high_tail_mix: float = 0.0
+    cymbal_high_tail_t60_ratio: float = 1.0
+    # The cymbal's third band: the bank high-passed (second order) at top_highpass_hz, added
+    # to the high (7.1 kHz) band at top_mix of its RMS, with its envelopes; the tone knob fades
+    # both against the low band. 0 = none (legacy). The unit's cymbal has most of its
+    # brightness above 8 kHz, where a band-pass at 7.1 kHz has little.
+    cymbal_top_mix: float = 0.0
+    cymbal_top_highpass_hz: float = 9000.0
+    # The part of the high (7.1 kHz) band outside the tone knob's fade, always present at
+    # this gain (0 = none, legacy): on the unit the 6-8 kHz peak stays through the tone range
+    # while the tone knob trades 2-5 kHz for 8-16 kHz.
+    cymbal_high_fixed_mix: float = 0.0
     cymbal_tone_high_mix: KnobLaw = KnobLaw(0.15, 0.85)
     cymbal_rms: float = 0.3
 

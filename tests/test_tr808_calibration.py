@@ -152,14 +152,9 @@ def _log_mel_at_true_settings(name: str, calibration: str) -> float:
     return batch_distances(model, target.reshape(1, -1), 44100, jtfs=False)[0]["log_mel"]
 
 
-TOM_GAP = pytest.mark.xfail(strict=True, reason=(
-    "known gap: the calibrated tom/conga has the unit's pitch, ring and level, but its spectrum "
-    "between 200 Hz and 1 kHz (harmonics, noise) is still thinner than the recording's, which "
-    "log-mel weighs more than the legacy model's wrong decay"))
-
-
-@pytest.mark.parametrize("name", ["BD5050", "SD5010", "CY5000", "OH50", "HC10",
-                                  pytest.param("MT50", marks=TOM_GAP), pytest.param("HC00", marks=TOM_GAP)])
+# (MT50 and HC00 failed before the band-envelope fit gave the toms and congas the unit's
+# spectrum between 200 Hz and 1 kHz: their 2nd harmonic and noise)
+@pytest.mark.parametrize("name", ["BD5050", "SD5010", "CY5000", "OH50", "HC10", "MT50", "HC00"])
 def test_calibrated_model_is_closer_to_the_recording_than_legacy(name):
     calibrated = _log_mel_at_true_settings(name, DEFAULT_NAME)
     legacy = _log_mel_at_true_settings(name, "legacy")
