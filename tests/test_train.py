@@ -53,6 +53,10 @@ def test_training_reduces_parameter_error(tmp_path):
     # an untrained sigmoid head predicts ~0.5: error ~0.25 on uniform parameters
     assert first_train > 0.2
     assert val[-1] < 0.5 * first_train, (first_train, val)   # measured: 0.25 -> 0.036
+    # the per-parameter validation errors (the synth's order) average to the overall one
+    last_val = [r for r in rows if r["split"] == "val"][-1]
+    each = [float(v) for v in last_val["param_l1_each"].split()]
+    assert len(each) == 1 and each[0] == pytest.approx(val[-1], rel=1e-4)   # RS: one knob
     assert (tmp_path / "metrics.png").stat().st_size > 1000
 
 

@@ -247,13 +247,16 @@ def _step_stats(dist: DistContext, loss: torch.Tensor, l1: Optional[torch.Tensor
 
 
 # ----------------------------------------------------------------------------- validation
-def _validate(run: _Run) -> Tuple[float, Optional[float]]:
-    """The mean validation loss and parameter L1 (None when no batch has θ) over the whole
-    held-out set: the batches are dealt round robin over the ranks (one process takes them
-    all) and the sums all-reduced, so every rank gets the value of one process."""
+def _validate(run: _Run) -> Tuple[float, Optional[float], Optional[List[float]]]:
+    """The mean validation loss, parameter L1 and per-parameter L1 (None when no batch has
+    θ) over the whole held-out set: the batches are dealt round robin over the ranks (one
+    process takes them all) and the sums all-reduced, so every rank gets the value of one
+    process."""
     dist = run.dist
     run.model.eval()
-    sums = torch.zeros(4, dtype=torch.float64)       # loss * n, l1 * n, n, n with l1
+    P = len(run.model.param_names)
+    # loss * n, l1 * n, n, n with l1, then sum |θ̂ - θ| per parameter
+    sums = torch.zeros(4 + P, dtype=torch.float64)
     with torch.no_grad():
         for i, (audio, theta, synth_module) in enumerate(
                 run.data.validation(run.cfg.batch_size)):
@@ -265,17 +268,21 @@ def _validate(run: _Run) -> Tuple[float, Optional[float]]:
             if l1 is not None:
                 sums[1] += float(l1) * len(audio)
                 sums[3] += len(audio)
+                sums[4:] += (run.model(audio) - theta).abs().sum(0).double().cpu()
     run.model.train()
     dist.all_reduce_sum(sums)
-    return float(sums[0] / sums[2]), (float(sums[1] / sums[3]) if sums[3] > 0 else None)
+    if sums[3] == 0:
+        return float(sums[0] / sums[2]), None, None
+    return (float(sums[0] / sums[2]), float(sums[1] / sums[3]),
+            [float(v) for v in sums[4:] / sums[3]])
 
 
 def _validate_and_keep_best(run: _Run, done: int, elapsed: float) -> None:
     """Validate, log it, and save the model when its score is the best so far (the
     parameter L1 for loss ``param``, else the validation loss)."""
     cfg = run.cfg
-    val_loss, val_l1 = _validate(run)
-    run.rows.append(val_row(done, val_loss, val_l1, elapsed))
+    val_loss, val_l1, val_each = _validate(run)
+    run.rows.append(val_row(done, val_loss, val_l1, elapsed, val_each))
     score = val_l1 if (val_l1 is not None and cfg.loss == "param") else val_loss
     if score < run.best["val_loss"]:
         run.best = {"val_loss": score, "step": done}

@@ -4,7 +4,8 @@ validation) and its plot ``metrics.png``.
 Columns: ``step`` (steps done), ``split`` (``train`` or ``val``), ``loss`` (the run's loss;
 for a training row the mean over the window), ``param_l1`` (mean |θ̂ - θ| of normalized
 parameters, empty when unknown) and ``elapsed_s`` (seconds of training so far, resumed runs
-included).
+included) and ``param_l1_each`` (validation rows: the mean |θ̂ - θ| of each parameter, in
+the synth's order, space-separated; empty when unknown).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ __all__ = ["CSV_FIELDS", "METRICS_NAME", "PLOT_NAME", "plot_metrics", "read_metr
 
 METRICS_NAME = "metrics.csv"
 PLOT_NAME = "metrics.png"
-CSV_FIELDS = ("step", "split", "loss", "param_l1", "elapsed_s")
+CSV_FIELDS = ("step", "split", "loss", "param_l1", "elapsed_s", "param_l1_each")
 Row = Dict[str, Any]
 
 
@@ -47,14 +48,17 @@ def train_row(step: int, window: Sequence[Tuple[float, Optional[float]]],
     return {"step": step, "split": "train",
             "loss": f"{sum(w[0] for w in window) / len(window):.6g}",
             "param_l1": f"{sum(l1s) / len(l1s):.6g}" if l1s else "",
-            "elapsed_s": f"{elapsed:.2f}"}
+            "elapsed_s": f"{elapsed:.2f}", "param_l1_each": ""}
 
 
-def val_row(step: int, loss: float, param_l1: Optional[float], elapsed: float) -> Row:
-    """The row of a validation."""
+def val_row(step: int, loss: float, param_l1: Optional[float], elapsed: float,
+            param_l1_each: Optional[Sequence[float]] = None) -> Row:
+    """The row of a validation (``param_l1_each``: per-parameter mean |θ̂ - θ|)."""
     return {"step": step, "split": "val", "loss": f"{loss:.6g}",
             "param_l1": "" if param_l1 is None else f"{param_l1:.6g}",
-            "elapsed_s": f"{elapsed:.2f}"}
+            "elapsed_s": f"{elapsed:.2f}",
+            "param_l1_each": "" if param_l1_each is None else
+            " ".join(f"{v:.6g}" for v in param_l1_each)}
 
 
 def plot_metrics(rows: List[Row], path: Path, title: str = "") -> Path:
