@@ -5,8 +5,8 @@ per candidate (each row against its own target):
 
 * a log-spectral term: the "MSS revisited" distance (L2 distance of log1p-compressed
   magnitude spectra at three power-of-two scales, Hann windows, hop n/4; the magnitudes
-  divided first by a floor :data:`SPECTRAL_FLOOR_DB` below the targets' peak, so the term
-  follows a decay 60 dB down), divided by its value for silence, so 1 means "no better
+  divided first by a floor :data:`SPECTRAL_FLOOR_DB` below each target's peak, the same
+  depth at every scale and level), divided by its value for silence, so 1 means "no better
   than silence" whatever the target's level;
 * an envelope term: mean absolute difference of the frame RMS levels in dB (floored at
   -80 dB), divided by 20 dB, which is what pins down decays;
@@ -36,10 +36,12 @@ __all__ = ["MatchObjective", "Distances", "match_distances", "batch_distances",
 #: the STFT scales of the objective's log-spectral term
 FFT_SIZES, HOP_SIZES = (256, 1024, 4096), (64, 256, 1024)
 #: how far below the targets' loudest STFT bin the log-spectral term still tells levels
-#: apart (dB): its spectra are ``log1p(|X| / a)`` with ``a`` this far below the quietest
-#: target's peak bin, per scale. (Plain ``log1p(|X|)`` is linear, so blind, below ~1: for a
-#: drum at full scale that is content more than 40-60 dB down, such as the tail of a decay.)
-SPECTRAL_FLOOR_DB: Optional[float] = 60.0   # None: plain log1p(|X|) (before issue 14)
+#: apart (dB): its spectra are ``log1p(|X| / a)`` with ``a`` this far below the target's
+#: peak bin, per scale and target (a candidate compared with a target takes its floor). (Plain ``log1p(|X|)`` is linear, so blind, below ~1: that
+#: depends on the FFT size and the level, 36 dB below a full-scale peak at 256 points, 60 at
+#: 4096, less for quiet sounds.) 40 read the real TR-808 recordings best of none, 40 and 60
+#: (benchmarks/RESULTS.md, issue 14).
+SPECTRAL_FLOOR_DB: Optional[float] = 40.0   # None: plain log1p(|X|) (before issue 14)
 
 
 def envelope_db(x: torch.Tensor, frame: int = 512, hop: int = 256, floor_db: float = -80.0
@@ -79,12 +81,12 @@ class MatchObjective(nn.Module):
                                  persistent=False)
         self.register_buffer("targets", targets)
         with torch.no_grad():
-            peaks = [stft_magnitude(targets, size, hop, getattr(self, f"window_{k}")).amax(dim=(-2, -1)).min()
-                     for k, (size, hop) in enumerate(zip(FFT_SIZES, HOP_SIZES))]
-            #: per scale, the magnitude that log1p divides by (see SPECTRAL_FLOOR_DB)
-            self.spectral_floor = [1.0 if SPECTRAL_FLOOR_DB is None else
-                                   float(p.clamp_min(1e-8)) * 10 ** (-SPECTRAL_FLOOR_DB / 20) for p in peaks]
-            self.target_spectra = self._spectra(targets)
+            magnitudes = self._magnitudes(targets)
+            #: per scale, (K, 1): the magnitude each target's log1p divides by (SPECTRAL_FLOOR_DB)
+            self.spectral_floor = [torch.ones_like(m[:, :1]) if SPECTRAL_FLOOR_DB is None else
+                                   m.amax(dim=-1, keepdim=True).clamp_min(1e-8) * 10 ** (-SPECTRAL_FLOOR_DB / 20)
+                                   for m in magnitudes]
+            self.target_spectra = self._compressed(magnitudes, self.spectral_floor)
             # the MSS distance of silence: log1p(|STFT(0)| / a) = 0
             self.silence = sum(torch.linalg.vector_norm(s, dim=-1) for s in self.target_spectra)
             self.target_env = envelope_db(targets)
@@ -102,19 +104,24 @@ class MatchObjective(nn.Module):
         or None without a SCRAPL term."""
         return None if self.scrapl_term is None else self.scrapl_term.scrapl
 
-    def _spectra(self, x: torch.Tensor) -> List[torch.Tensor]:
-        """``log1p(|STFT| / a)`` per scale (``a``: :attr:`spectral_floor`), flattened:
-        [(rows, bins * frames)]."""
-        return [torch.log1p(stft_magnitude(x, size, hop, getattr(self, f"window_{k}")) / a)
-                .flatten(1) for k, ((size, hop), a) in enumerate(zip(zip(FFT_SIZES, HOP_SIZES), self.spectral_floor))]
+    def _magnitudes(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """``|STFT|`` per scale, flattened: [(rows, bins * frames)]."""
+        return [stft_magnitude(x, size, hop, getattr(self, f"window_{k}")).flatten(1)
+                for k, (size, hop) in enumerate(zip(FFT_SIZES, HOP_SIZES))]
+
+    @staticmethod
+    def _compressed(magnitudes: List[torch.Tensor], floors: List[torch.Tensor]) -> List[torch.Tensor]:
+        """``log1p(|STFT| / a)`` per scale, ``a`` (rows, 1) per row."""
+        return [torch.log1p(m / a) for m, a in zip(magnitudes, floors)]
 
     def forward(self, x: torch.Tensor, index: Optional[torch.Tensor] = None) -> torch.Tensor:
         x = x.reshape(x.shape[0], -1)
         if index is None:
             index = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
         index = torch.as_tensor(index, device=x.device).long()
+        spectra = self._compressed(self._magnitudes(x), [a[index] for a in self.spectral_floor])
         loss = sum(torch.linalg.vector_norm(t[index] - s, dim=-1)
-                   for s, t in zip(self._spectra(x), self.target_spectra)) / self.silence[index]
+                   for s, t in zip(spectra, self.target_spectra)) / self.silence[index]
         if self.envelope_weight:
             env = (envelope_db(x) - self.target_env[index]).abs().mean(dim=-1) / 20.0
             loss = loss + self.envelope_weight * env
@@ -140,8 +147,11 @@ class MatchObjective(nn.Module):
             raise ValueError("pairwise scores have no SCRAPL term (scrapl_weight must be 0)")
         x = x.reshape(x.shape[0], -1)
         mode = "donot_use_mm_for_euclid_dist"
-        loss = sum(torch.cdist(t, s, compute_mode=mode)
-                   for s, t in zip(self._spectra(x), self.target_spectra))
+        magnitudes = self._magnitudes(x)
+        loss = torch.stack([  # each target compresses the rows with its own floor
+            sum(torch.cdist(t[k:k + 1], torch.log1p(m / a[k]), compute_mode=mode)[0]
+                for m, t, a in zip(magnitudes, self.target_spectra, self.spectral_floor))
+            for k in range(self.targets.shape[0])])
         loss = loss / self.silence[:, None]
         if self.envelope_weight:
             env = envelope_db(x)

@@ -44,13 +44,18 @@ def folder(tmp_path_factory):
 
 def _reference_objective(x, target, rate):
     """MatchObjective's definition without SCRAPL, from scrapl.mss.MSSLoss: (rows,)."""
-    from scrapl.mss import MSSLoss
-    mss = MSSLoss(mode="revisited", fft_sizes=(256, 1024, 4096), hop_sizes=(64, 256, 1024),
-                  window="hann", reduction="none")
+    from matching.objective import SPECTRAL_FLOOR_DB
+    from scrapl.mss import MSSLoss, make_window, stft_magnitude
     t = target.reshape(1, 1, -1).expand(x.shape[0], 1, -1)
-    silence = mss(torch.zeros_like(t[:1]), t[:1])
+    distance, silence = 0.0, 0.0
+    for size, hop in zip((256, 1024, 4096), (64, 256, 1024)):
+        # one scale: log1p(|STFT| / a), a SPECTRAL_FLOOR_DB below the target's peak bin
+        mss = MSSLoss(mode="revisited", fft_sizes=(size,), hop_sizes=(hop,), window="hann", reduction="none")
+        a = stft_magnitude(target.reshape(1, -1), size, hop, make_window("hann", size)).max() * 10 ** (-SPECTRAL_FLOOR_DB / 20)
+        distance = distance + mss(x.unsqueeze(1) / a, t / a)
+        silence = silence + mss(torch.zeros_like(t[:1]), t[:1] / a)
     env = (envelope_db(x) - envelope_db(target.reshape(1, -1))).abs().mean(dim=-1) / 20.0
-    return mss(x.unsqueeze(1), t) / silence + env
+    return distance / silence + env
 
 
 def test_match_objective_terms_and_several_targets():

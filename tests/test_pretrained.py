@@ -5,7 +5,6 @@ import pytest
 import torch
 
 import synths
-from synths.tr808_calibration import default_calibration
 from matching.match import match_preset
 from matching.models import PRETRAINED_DIR, load_pretrained, pretrained_models
 
@@ -31,11 +30,8 @@ def test_encoder_estimates_held_out_presets(synth, voice):
     benchmarks/ddsp808_identifiability.py)."""
     model = load_pretrained(synth, voice)
     assert model is not None and model.synth == synth and model.voice == voice
-    # the shipped tr808 encoders were trained on the legacy model (before the calibration to a
-    # real unit, issue 14) at the durations of then: judge them on what they learned
-    options = {"calibration": "legacy"} if synth == "tr808" else {}
-    s = synths.get(synth, voice=voice, seed=0, duration=model.features.n_samples / model.features.sample_rate,
-                   **options)
+    # (the tr808 encoders are trained on the default calibration, fischer-103852)
+    s = synths.get(synth, voice=voice, seed=0, duration=model.features.n_samples / model.features.sample_rate)
     theta = torch.rand(16, s.n_params, generator=torch.Generator().manual_seed(777))
     with torch.no_grad():
         pred = model(s(theta))
@@ -49,13 +45,10 @@ LIMITS = {"ddsp808": 0.21}
 
 
 def test_match_preset_uses_the_shipped_encoder():
-    # on the model the shipped encoders were trained on (legacy; retraining them on the
-    # calibrated model is scripts/train_pretrained.py's job)
-    with default_calibration("legacy"):
-        bd = synths.get("tr808", voice="BD", duration=1.0)
-        audio = bd.render({"level": 6.0, "tone": 4.0, "decay": 3.0})
-        result = match_preset(audio, "tr808", voice="BD", sample_rate=44100, refine=False,
-                              candidates=4, progress=False)
+    bd = synths.get("tr808", voice="BD")
+    audio = bd.render({"level": 6.0, "tone": 4.0, "decay": 3.0})
+    result = match_preset(audio, "tr808", voice="BD", sample_rate=44100, refine=False,
+                          candidates=4, progress=False)
     assert "BD" in result.report["encoder_scores"]
     assert result.report["encoder_scores"]["BD"] < result.report["default_scores"]["BD"]
     for name, value in {"level": 6.0, "tone": 4.0, "decay": 3.0}.items():
