@@ -35,11 +35,12 @@ __all__ = ["MatchObjective", "Distances", "match_distances", "batch_distances",
 
 #: the STFT scales of the objective's log-spectral term
 FFT_SIZES, HOP_SIZES = (256, 1024, 4096), (64, 256, 1024)
-#: how far below the targets' loudest STFT bin the log-spectral term still tells levels
+#: how far below a target's loudest STFT bin the log-spectral term still tells levels
 #: apart (dB): its spectra are ``log1p(|X| / a)`` with ``a`` this far below the target's
-#: peak bin, per scale and target (a candidate compared with a target takes its floor). (Plain ``log1p(|X|)`` is linear, so blind, below ~1: that
-#: depends on the FFT size and the level, 36 dB below a full-scale peak at 256 points, 60 at
-#: 4096, less for quiet sounds.) 40 read the real TR-808 recordings best of none, 40 and 60
+#: peak bin, per scale and target (a candidate compared with a target takes its floor).
+#: Plain ``log1p(|X|)`` is linear, so blind, below ~1: how far down that is depends on the
+#: FFT size and the level (36 dB below a full-scale peak at 256 points, 60 at 4096, less for
+#: quiet sounds). 40 read the real TR-808 recordings best of none, 40 and 60
 #: (benchmarks/RESULTS.md, issue 14).
 SPECTRAL_FLOOR_DB: Optional[float] = 40.0   # None: plain log1p(|X|) (before issue 14)
 
