@@ -6,8 +6,11 @@
 
 1. **Search.**  Every candidate voice (all voices of the synth when none is given) is
    rendered at the window's length for its default preset, the shipped encoder's estimate
-   (where one ships) and :data:`~matching.options.DETECT_CANDIDATES` random presets (seeded
-   by the seed, the voice and the phase only, the same draws for every sound), all scored by
+   (where one ships), :data:`~matching.options.DETECT_CANDIDATES` random presets (seeded
+   by the seed, the voice and the phase only, the same draws for every sound) and, for a
+   voice of 1-:data:`DETECT_GRID_MAX_PARAMS` parameters, every combination of 0, 1/2 and 1
+   (:func:`detection_grid`: the knobs' ends, where a random draw rarely lands, such as a
+   snare with its snappy at 0), all scored by
    :meth:`MatchObjective.pairwise` against every target of the group at once.
 2. **Voice detection.**  Each sound's voices are ranked by their best candidate; optionally
    (``detect_steps > 0``) the ``detect_voices`` best are first refined briefly.  The best
@@ -45,10 +48,12 @@ from .options import DETECT_CANDIDATES, MatchOptions
 from .targets import Target
 
 __all__ = ["Sound", "SoundMatch", "Matcher", "match_group", "refine", "Adam",
-           "window_duration", "cached_pretrained", "coarse_grid"]
+           "window_duration", "cached_pretrained", "coarse_grid", "detection_grid"]
 
 #: most values per parameter of the coarse grid search
 GRID_AXIS_MAX = 25
+#: voices with at most this many parameters get :func:`detection_grid` in the search
+DETECT_GRID_MAX_PARAMS = 3
 #: samples rendered per synth call when scoring many candidates (memory per call ~ 16 MB)
 RENDER_SAMPLES = 2 ** 22
 
@@ -242,7 +247,7 @@ def _search(matcher: Matcher, modules: Dict[str, nn.Module], sounds: List[Sound]
         objective = objectives[str(v)] = MatchObjective(
             _targets(sounds, list(range(K)), s.n_samples, dev), matcher.sample_rate).to(dev)
         drawn = torch.rand(count, s.n_params, generator=_draws(matcher, v, 0))
-        shared = torch.cat([s.default_theta(1), drawn]).to(dev)
+        shared = torch.cat([s.default_theta(1), drawn, detection_grid(s.n_params)]).to(dev)
         scores = _scores(objective, s, shared)                      # (K, 1 + count)
         estimate = _estimates(matcher, v, sounds) if matcher.options.use_encoder else None
         est_scores = None
@@ -320,6 +325,25 @@ def coarse_grid(n_params: int, size: int) -> Optional[torch.Tensor]:
     return torch.cartesian_prod(*[axis] * n_params).reshape(-1, n_params)
 
 
+def detection_grid(n_params: int) -> torch.Tensor:
+    """The search's grid for the voice detection: every combination of 0, 1/2 and 1 per
+    parameter -> (3 ** n_params, n_params), or (0, n_params) above
+    :data:`DETECT_GRID_MAX_PARAMS` parameters.  Its points are also points of every
+    :func:`coarse_grid` with an odd number of values per axis, which leaves them out
+    (:func:`_grid_candidates`), so a given voice scores the same candidates as before."""
+    if not 0 < n_params <= DETECT_GRID_MAX_PARAMS:
+        return torch.zeros(0, max(n_params, 0))
+    return torch.cartesian_prod(*[torch.tensor([0.0, 0.5, 1.0])] * n_params
+                                ).reshape(-1, n_params)
+
+
+def _on_detection_grid(theta: torch.Tensor) -> torch.Tensor:
+    """(C,) bool: rows of ``theta`` (C, n_params) that :func:`detection_grid` scored."""
+    if theta.shape[1] > DETECT_GRID_MAX_PARAMS:
+        return torch.zeros(theta.shape[0], dtype=torch.bool)
+    return ((theta * 2 - torch.round(theta * 2)).abs() < 1e-6).all(dim=1)
+
+
 def _grid_candidates(matcher: Matcher, modules: Dict[str, nn.Module],
                      objectives: Dict[str, MatchObjective], chosen: List[_VoiceSearch]) -> None:
     """Score the :func:`coarse_grid` of each chosen voice (``grid_size`` points) for the
@@ -328,7 +352,9 @@ def _grid_candidates(matcher: Matcher, modules: Dict[str, nn.Module],
         members = [k for k in range(len(chosen)) if chosen[k].voice == v]
         s = modules[str(v)]
         grid = coarse_grid(s.n_params, matcher.options.grid_size) if members else None
-        if grid is None:
+        if grid is not None:
+            grid = grid[~_on_detection_grid(grid)]      # the search scored those
+        if grid is None or not len(grid):
             continue
         grid = grid.to(matcher.device)
         scores = _scores(objectives[str(v)], s, grid)

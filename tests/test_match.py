@@ -1,6 +1,8 @@
 """match_preset: target preparation, recovery of known presets, voice choice, errors."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile
@@ -141,3 +143,23 @@ def test_the_coarse_grid_finds_a_few_knob_voice_without_refinement():
     assert all(abs(found[k] - v) <= step for k, v in true.items()), found
     without = match_preset(audio, "tr808", grid_size=0, **opts).preset.params
     assert max(abs(without[k] - v) for k, v in true.items()) > step, without
+
+
+def test_detection_grid_points_are_on_every_coarse_grid():
+    """The search's 0 / 1/2 / 1 grid is a subset of the chosen voice's coarse grid (which
+    then leaves those points out), so a given voice scores the same candidates as before."""
+    from matching.engine import coarse_grid, detection_grid
+    for n in (1, 2, 3):
+        full = {tuple(row) for row in coarse_grid(n, MatchOptions().grid_size).tolist()}
+        corners = {tuple(row) for row in detection_grid(n).tolist()}
+        assert len(corners) == 3 ** n and corners <= full
+    assert detection_grid(4).shape == (0, 4)
+
+
+def test_a_real_snare_with_its_snappy_at_zero_is_detected_as_the_snare():
+    """SD5000 (tone 5, snappy 0) of the real unit: no random candidate has the snappy near 0,
+    and without the detection grid the search chose MC (issue 14's confusion table)."""
+    path = Path(__file__).parent / "data" / "tr808-real" / "SD5000.WAV"
+    result = match_preset(str(path), "tr808", refine=False, progress=False)
+    assert result.preset.voice == "SD"
+    assert result.preset.params["snappy"] < 1.0
