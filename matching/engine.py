@@ -248,7 +248,7 @@ def _search(matcher: Matcher, modules: Dict[str, nn.Module], sounds: List[Sound]
             _targets(sounds, list(range(K)), s.n_samples, dev), matcher.sample_rate).to(dev)
         drawn = torch.rand(count, s.n_params, generator=_draws(matcher, v, 0))
         shared = torch.cat([s.default_theta(1), drawn, detection_grid(s.n_params)]).to(dev)
-        scores = _scores(objective, s, shared)                      # (K, 1 + count)
+        scores = _scores(objective, s, shared)      # (K, 1 + count + 3 ** n_params or 0)
         estimate = _estimates(matcher, v, sounds) if matcher.options.use_encoder else None
         est_scores = None
         if estimate is not None:
