@@ -467,24 +467,21 @@ def _fit_tom(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
     return cal
 
 
-def _fit_cy_tone(cal: Calibration, group: _Voice, log: FitLog, by_centroid: bool = False) -> Calibration:
+def _fit_cy_tone(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
     """CY tone -> high-band mix, from the first 0.3 s: the energy above vs below 5 kHz (the
-    feature fit's start), or (``by_centroid``, after the band-envelope fit) the spectral
-    centroid, the balance a listener hears."""
-    def centroid(x: np.ndarray) -> float:
-        if by_centroid:
-            return acoustics.spectral_centroid_hz(x, RATE, 0.0, 0.3)
+    start of the band-envelope fit, whose tone-pot stage refits it with the ring's level and
+    the bright burst: :data:`CY_TONE_CONSTANTS`)."""
+    def balance(x: np.ndarray) -> float:
         return acoustics.noise_to_tone_db(acoustics.from_onset(x, RATE)[: int(0.3 * RATE)], RATE, 5000.0)
 
     def mix_of(rec: Recording, audio: np.ndarray) -> float:
-        return bisect_value(lambda w: centroid(render("CY", with_constants(cal, "metal", cymbal_tone_high_mix=constant_law(w)),
-                                                      rec.knobs, len(audio))), centroid(audio), 0.005, 0.995, log=False)
+        return bisect_value(lambda w: balance(render("CY", with_constants(cal, "metal", cymbal_tone_high_mix=constant_law(w)),
+                                                      rec.knobs, len(audio))), balance(audio), 0.005, 0.995, log=False)
 
     points = _position_medians((r.knobs["tone"], v) for r, v in group.per_recording(mix_of))
     law = fit_knob_law(points, cal.metal.cymbal_tone_high_mix, log_values=False, scale=1.0)
     log.points["CY.tone"] = points
-    feature = "spectral centroid" if by_centroid else "energy above vs below 5 kHz"
-    log(f"CY tone -> high-band mix ({feature}, first 0.3 s): measured {_pts(points)}; law {_law(law)}")
+    log(f"CY tone -> high-band mix (energy above vs below 5 kHz, first 0.3 s): measured {_pts(points)}; law {_law(law)}")
     return with_constants(cal, "metal", cymbal_tone_high_mix=law)
 
 
@@ -606,6 +603,17 @@ ENVELOPE_CONSTANTS: dict[str, list[Constant]] = {
 }
 
 
+#: The cymbal's tone-pot constants, fitted after the band-envelope fit (which starts them):
+#: the fade, the ring's level (its body gain; the value at 0 stays 1, the fit's free gain is
+#: the same thing), the bright burst, and the decay law again, which the ring's level moves.
+CY_TONE_CONSTANTS: list[Constant] = [
+    *_law_constants("metal.cymbal_tone_high_mix", 0.01, 0.999, log=False, sigma=0.3),
+    Constant("metal.cymbal_body_gain.at_10", 0.03, 2.0), _lin("metal.cymbal_body_gain.curve", -6.0, 6.0, 2.0),
+    *_law_constants("metal.cymbal_bright_gain", 0.0, 4.0, log=False, sigma=1.0),
+    Constant("metal.cymbal_bright_highpass_hz", 4000.0, 16000.0, sigma=0.5),
+    Constant("metal.cymbal_bright_t60_s", 0.01, 2.0), *_law_constants("metal.cymbal_low_t60_s", 0.2, 30.0)]
+
+
 def _fit_envelopes(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
     constants = ENVELOPE_CONSTANTS[group.voice]
     if group.voice == "CY":
@@ -617,10 +625,14 @@ def _fit_envelopes(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
                              cymbal_top_mix=m.cymbal_top_mix or 1.0,
                              cymbal_high_fixed_mix=m.cymbal_high_fixed_mix or 0.5,
                              cymbal_tone_high_mix=KnobLaw(0.3, 0.7) if not m.cymbal_top_mix else m.cymbal_tone_high_mix)
-    cal = fit_constants(cal, [(rec.knobs, audio) for rec, audio in group.items], constants,
-                        lambda c, knobs, n: render(group.voice, c, knobs, n), log=log, label=group.voice)
-    if group.voice == "CY":  # the tone law again, on the refined bands
-        cal = _fit_cy_tone(cal, group, log, by_centroid=True)
+    items = [(rec.knobs, audio) for rec, audio in group.items]
+    cal = fit_constants(cal, items, constants, lambda c, knobs, n: render(group.voice, c, knobs, n),
+                        log=log, label=group.voice)
+    if group.voice == "CY":  # the tone pot's ring level and bright burst, on the refined bands
+        cal = with_constants(cal, "metal", cymbal_body_gain=KnobLaw(1.0, 0.5, 2.0, exponent=0.0),
+                             cymbal_bright_gain=KnobLaw(0.2, 0.6))
+        cal = fit_constants(cal, items, CY_TONE_CONSTANTS, lambda c, knobs, n: render("CY", c, knobs, n),
+                            log=log, label="CY tone")
     return cal
 
 

@@ -311,7 +311,18 @@ class TR808(Synth):
             high = (1 - m.cymbal_high_tail_mix) * high + bands[2] * tail
             fixed = (1 - m.cymbal_high_tail_mix) * fixed + bands[4] * tail
         out = (1 - high_mix) * bands[0] * low_env + high_mix * high
-        return out + fixed if m.cymbal_high_fixed_mix > 0 else out
+        out = out + fixed if m.cymbal_high_fixed_mix > 0 else out
+        if m.cymbal_body_gain is not None:
+            out = m.cymbal_body_gain(params["tone"]).unsqueeze(-1) * out
+        if m.cymbal_bright_gain is not None:
+            def burst() -> torch.Tensor:
+                x = self._square_bank().sum(0)
+                for _ in range(2):
+                    x = self._filter(x, "highpass", m.cymbal_bright_highpass_hz)
+                return x * (m.cymbal_rms / self._rms(x)) * self._env(m.cymbal_bright_t60_s)
+            bright = self._const("cy_bright", like, burst)
+            out = out + m.cymbal_bright_gain(params["tone"]).unsqueeze(-1) * bright
+        return out
 
     def _voice_OH(self, params: dict[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor:
         hat = self._const("hat_band", like, self._hat_band)

@@ -242,6 +242,16 @@ class Metal:
     # while the tone knob trades 2-5 kHz for 8-16 kHz.
     cymbal_high_fixed_mix: float = 0.0
     cymbal_tone_high_mix: KnobLaw = KnobLaw(0.15, 0.85)
+    # The tone pot's other two effects on serial 103852 (bench_real808, issue 14): turning it
+    # from 0 to 5 adds a short burst above ~10 kHz (+4-6 dB in 10-20 kHz over the first 50 ms)
+    # and leaves the ring alone; from 5 to 10 it lowers the whole ring, every band, by 5-11 dB.
+    # body_gain multiplies everything above (the faded bands and the fixed part); the bright
+    # burst is the bank high-passed twice (4th order) at bright_highpass_hz, at bright_gain of
+    # cymbal_rms, under its own envelope (bright_t60_s). None (JSON null): neither (legacy).
+    cymbal_body_gain: Optional[KnobLaw] = None
+    cymbal_bright_gain: Optional[KnobLaw] = None
+    cymbal_bright_highpass_hz: float = 10000.0
+    cymbal_bright_t60_s: float = 0.3
     cymbal_rms: float = 0.3
 
 
@@ -427,6 +437,25 @@ def _build(cls: type, data: Any, where: str, default: Any) -> Any:
     values = {}
     for name, value in data.items():
         kind, key = hints[name], f"{where}.{name}"
+        if typing.get_origin(kind) is typing.Union:  # Optional[a dataclass]: null or an object
+            kind = next(a for a in typing.get_args(kind) if a is not type(None))
+            if value is None:
+                values[name] = None
+                continue
+            base = getattr(default, name)
+            if base is None:  # nothing to inherit: the fields without a default must be given
+                if not isinstance(value, Mapping):
+                    raise CalibrationError(f"{key} must be an object or null, got {type(value).__name__}")
+                required = [f.name for f in dataclasses.fields(kind) if f.default is dataclasses.MISSING]
+                missing = [f for f in required if f not in value]
+                if missing:
+                    raise CalibrationError(f"{key}: missing key {missing[0]!r}")
+                try:
+                    base = kind(**{f: value[f] for f in required})
+                except CalibrationError as error:
+                    raise CalibrationError(f"{key}: {error}") from None
+            values[name] = _build(kind, value, key, base)
+            continue
         if dataclasses.is_dataclass(kind):
             values[name] = _build(kind, value, key, getattr(default, name))
             continue
