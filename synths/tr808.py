@@ -295,33 +295,44 @@ class TR808(Synth):
             if m.cymbal_top_mix > 0:  # the third band, above the high band-pass
                 top = self._filter(self._square_bank().sum(0), "highpass", m.cymbal_top_highpass_hz)
                 high = high + m.cymbal_top_mix * top * (m.cymbal_rms / self._rms(top))
-            # [low band, the faded high branch with its short envelope, unenveloped; the fixed part, same]
             env = self._env(m.cymbal_high_t60_s)
-            return torch.stack([low, high * env, high, fixed * env, fixed])
+            if m.cymbal_bright_gain is not None:  # the tone pot's burst: the bank high-passed twice
+                bright = self._square_bank().sum(0)
+                for _ in range(2):
+                    bright = self._filter(bright, "highpass", m.cymbal_bright_highpass_hz)
+                bright = bright * (m.cymbal_rms / self._rms(bright)) * self._env(m.cymbal_bright_t60_s)
+            else:
+                bright = torch.zeros_like(low)
+            # [low band; the faded high branch and the fixed part with their short envelope,
+            #  the burst; the same two unenveloped (for the tail that follows the decay knob)]
+            return torch.stack([low, high * env, fixed * env, bright, high, fixed])
 
         bands = self._const("cy_bands", like, make)
-        t = self.time_axis(like)
-        low_t60 = m.cymbal_low_t60_s(params["decay"])
-        low_env = ((1 - m.cymbal_mid_mix) * dsp.exp_decay(t, low_t60)
-                   + m.cymbal_mid_mix * dsp.exp_decay(t, m.cymbal_mid_t60_ratio * low_t60))
-        high_mix = m.cymbal_tone_high_mix(params["tone"]).unsqueeze(-1)
-        high, fixed = bands[1], bands[3]
+        minus_t = self._const("minus_time", like, lambda: -self._t64()).unsqueeze(0)
+
+        def decay(rate: torch.Tensor) -> torch.Tensor:  # exp(-rate t), rate [batch] (1/s) -> [batch, n]
+            return torch.exp(minus_t * rate.unsqueeze(-1))
+
+        # out = body * [(1 - mix) low low_env + mix high + fixed] + bright_gain * burst, where
+        # low_env = (1 - mid_mix) e(T) + mid_mix e(mid_ratio T) with T = low_t60(decay), and the
+        # high branch and the fixed part are (1 - tail_mix) x (their short envelope) + tail_mix
+        # e(tail_ratio T) x (unenveloped). Written as per-row gains times fixed buffers (matrix
+        # products) and fused multiply-adds: the full-length passes are the render's cost, and
+        # CY is the slowest voice (>= 1000x real time at batch 64 on 2 cores, issue 14).
+        rate = dsp.LN_1000 / m.cymbal_low_t60_s(params["decay"])
+        mix = m.cymbal_tone_high_mix(params["tone"])
+        body = torch.ones_like(mix) if m.cymbal_body_gain is None else m.cymbal_body_gain(params["tone"])
+        burst = torch.zeros_like(mix) if m.cymbal_bright_gain is None else m.cymbal_bright_gain(params["tone"])
+        short = 1 - m.cymbal_high_tail_mix
+        low_gain = body * (1 - mix)
+        low_env = torch.addcmul(((low_gain * m.cymbal_mid_mix).unsqueeze(-1))
+                                * decay(rate / m.cymbal_mid_t60_ratio),
+                                (low_gain * (1 - m.cymbal_mid_mix)).unsqueeze(-1), decay(rate))
+        gains = torch.stack([body * mix * short, body * short, burst], dim=-1)  # [batch, 3]
+        out = torch.addcmul(gains @ bands[1:4], low_env, bands[0])
         if m.cymbal_high_tail_mix > 0:  # the part of the high band's envelope that the decay knob sets
-            tail = m.cymbal_high_tail_mix * dsp.exp_decay(t, m.cymbal_high_tail_t60_ratio * low_t60)
-            high = (1 - m.cymbal_high_tail_mix) * high + bands[2] * tail
-            fixed = (1 - m.cymbal_high_tail_mix) * fixed + bands[4] * tail
-        out = (1 - high_mix) * bands[0] * low_env + high_mix * high
-        out = out + fixed if m.cymbal_high_fixed_mix > 0 else out
-        if m.cymbal_body_gain is not None:
-            out = m.cymbal_body_gain(params["tone"]).unsqueeze(-1) * out
-        if m.cymbal_bright_gain is not None:
-            def burst() -> torch.Tensor:
-                x = self._square_bank().sum(0)
-                for _ in range(2):
-                    x = self._filter(x, "highpass", m.cymbal_bright_highpass_hz)
-                return x * (m.cymbal_rms / self._rms(x)) * self._env(m.cymbal_bright_t60_s)
-            bright = self._const("cy_bright", like, burst)
-            out = out + m.cymbal_bright_gain(params["tone"]).unsqueeze(-1) * bright
+            tail_gains = (m.cymbal_high_tail_mix * body).unsqueeze(-1) * torch.stack([mix, torch.ones_like(mix)], -1)
+            out = torch.addcmul(out, decay(rate / m.cymbal_high_tail_t60_ratio), tail_gains @ bands[4:6])
         return out
 
     def _voice_OH(self, params: dict[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor:
