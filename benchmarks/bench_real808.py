@@ -259,7 +259,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--spectral-floor-db", default=None,
                         help="the match objective's log-spectral floor in dB below the target's peak "
                              "(matching.objective.SPECTRAL_FLOOR_DB; 'none': plain log1p, as before issue 14)")
+    parser.add_argument("--attack-weight", type=float, default=None,
+                        help="the match objective's attack-term weight (matching.objective.ATTACK_WEIGHT)")
     args = parser.parse_args(argv)
+    if args.attack_weight is not None:
+        match_objective.ATTACK_WEIGHT = args.attack_weight
     if args.spectral_floor_db is not None:
         match_objective.SPECTRAL_FLOOR_DB = (None if args.spectral_floor_db.lower() == "none"
                                                 else float(args.spectral_floor_db))
@@ -275,7 +279,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     detect = not args.no_detect
     print(f"{len(recordings)} recordings from {args.recordings}; calibration "
           f"{getattr(calibration, 'name', None) or 'default'}; objective spectral floor "
-          f"{match_objective.SPECTRAL_FLOOR_DB} dB; torch {torch.__version__}")
+          f"{match_objective.SPECTRAL_FLOOR_DB} dB, attack weight {match_objective.ATTACK_WEIGHT}; torch {torch.__version__}")
     with _quiet_threads():
         started = time.perf_counter()
         out: dict[str, Any] = {"calibration": getattr(calibration, "name", None), "n": len(recordings)}

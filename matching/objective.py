@@ -10,6 +10,11 @@ per candidate (each row against its own target):
   than silence" whatever the target's level;
 * an envelope term: mean absolute difference of the frame RMS levels in dB (floored at
   -80 dB), divided by 20 dB, which is what pins down decays;
+* an attack term (weight :data:`ATTACK_WEIGHT`): the L2 distance of ``log1p(|X| / a)`` of
+  the first :data:`ATTACK_S` seconds (one FFT, ``a`` :data:`ATTACK_FLOOR_DB` below the
+  target's loudest bin), divided by its value for silence.  The STFT terms weigh a drum's
+  first milliseconds by their share of the frames; the TR-808's tone knobs (the BD click's
+  low-pass, the snare's resonators, the cymbal's burst) act mostly there;
 * optionally a SCRAPL term (one random JTFS path per call, log1p-compressed, computed at
   11025 Hz to stay cheap: a :class:`~matching.audio_loss.AudioLoss`), divided by its value
   for silence on the same path.  The targets' first order is computed once, at construction.
@@ -43,6 +48,19 @@ FFT_SIZES, HOP_SIZES = (256, 1024, 4096), (64, 256, 1024)
 #: quiet sounds). 40 read the real TR-808 recordings best of none, 40 and 60
 #: (benchmarks/RESULTS.md, issue 14).
 SPECTRAL_FLOOR_DB: Optional[float] = 40.0   # None: plain log1p(|X|) (before issue 14)
+#: weight of the attack term: the log spectrum of the first :data:`ATTACK_S` seconds (0: none,
+#: as before session 23). The STFT terms weigh the attack by its share of the frames (a few
+#: of hundreds), but the tone knobs of BD, SD and CY act mostly there: with it (and the BD
+#: click refitted) the knob readings of the real TR-808 recordings went from 0.98 to 0.82
+#: dial steps cross-validated (benchmarks/RESULTS.md, session 23).
+ATTACK_WEIGHT: float = 1.0
+#: the attack term's window (s): flat from the start (targets are onset-aligned), tapered
+#: by a half Hann window over its second half
+ATTACK_S = 0.03
+#: the attack term's spectra are ``log1p(|X| / a)``, ``a`` this far below the target's
+#: loudest attack bin (dB): the BD click at tone 0-5 lies 45-70 dB below the body's peak;
+#: 60 read the toms' tuning worse (the recordings' hiss), 40 the BD tone (RESULTS.md)
+ATTACK_FLOOR_DB = 50.0
 
 
 def envelope_db(x: torch.Tensor, frame: int = 512, hop: int = 256, floor_db: float = -80.0
@@ -91,6 +109,19 @@ class MatchObjective(nn.Module):
             # the MSS distance of silence: log1p(|STFT(0)| / a) = 0
             self.silence = sum(torch.linalg.vector_norm(s, dim=-1) for s in self.target_spectra)
             self.target_env = envelope_db(targets)
+            self.attack_weight = ATTACK_WEIGHT
+            if self.attack_weight:
+                m = min(int(ATTACK_S * sample_rate), n)
+                window = torch.ones(m, dtype=torch.float64)
+                window[m // 2:] = torch.hann_window(2 * (m - m // 2), periodic=False,
+                                                    dtype=torch.float64)[m - m // 2:]
+                self.register_buffer("attack_window", window.to(targets), persistent=False)
+                attack = self._attack_magnitude(targets)
+                self.attack_floor = (attack.amax(dim=-1, keepdim=True).clamp_min(1e-8)
+                                     * 10 ** (-ATTACK_FLOOR_DB / 20))
+                self.target_attack = torch.log1p(attack / self.attack_floor)
+                self.attack_silence = torch.linalg.vector_norm(self.target_attack,
+                                                               dim=-1).clamp_min(1e-12)
         #: the SCRAPL term's loss (at 11025 Hz), or None
         self.scrapl_term: Optional[AudioLoss] = None
         if scrapl_weight > 0:
@@ -110,6 +141,19 @@ class MatchObjective(nn.Module):
         return [stft_magnitude(x, size, hop, getattr(self, f"window_{k}")).flatten(1)
                 for k, (size, hop) in enumerate(zip(FFT_SIZES, HOP_SIZES))]
 
+    def _attack_magnitude(self, x: torch.Tensor) -> torch.Tensor:
+        """(rows, bins): |rfft| of the first :data:`ATTACK_S` seconds of x (rows, n), the
+        window flat from the start and tapered by a half Hann window over its second half."""
+        m = self.attack_window.shape[0]
+        return torch.fft.rfft(x[:, :m] * self.attack_window, n=1 << (m - 1).bit_length()).abs()
+
+    def _attack_term(self, magnitude: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """(rows,): the attack term of each row (its :meth:`_attack_magnitude`, (rows, bins))
+        against its target ``index`` (rows,)."""
+        spectrum = torch.log1p(magnitude / self.attack_floor[index])
+        return (torch.linalg.vector_norm(self.target_attack[index] - spectrum, dim=-1)
+                / self.attack_silence[index])
+
     @staticmethod
     def _compressed(magnitudes: List[torch.Tensor], floors: List[torch.Tensor]) -> List[torch.Tensor]:
         """``log1p(|STFT| / a)`` per scale, ``a`` (rows, 1) per row."""
@@ -126,6 +170,8 @@ class MatchObjective(nn.Module):
         if self.envelope_weight:
             env = (envelope_db(x) - self.target_env[index]).abs().mean(dim=-1) / 20.0
             loss = loss + self.envelope_weight * env
+        if self.attack_weight:
+            loss = loss + self.attack_weight * self._attack_term(self._attack_magnitude(x), index)
         if self.scrapl_term is not None:
             path = self.scrapl.sample_path()
             S_t = self.scrapl_term.path_coefficients(None, path, scalogram=self.target_scalogram)
@@ -158,6 +204,11 @@ class MatchObjective(nn.Module):
             env = envelope_db(x)
             env = torch.cdist(self.target_env, env, p=1) / env.shape[-1] / 20.0
             loss = loss + self.envelope_weight * env
+        if self.attack_weight:
+            attack = self._attack_magnitude(x)
+            rows = torch.ones(x.shape[0], dtype=torch.long, device=x.device)
+            loss = loss + self.attack_weight * torch.stack([
+                self._attack_term(attack, rows * k) for k in range(self.targets.shape[0])])
         return loss
 
 

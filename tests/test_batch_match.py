@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -55,7 +56,19 @@ def _reference_objective(x, target, rate):
         distance = distance + mss(x.unsqueeze(1) / a, t / a)
         silence = silence + mss(torch.zeros_like(t[:1]), t[:1] / a)
     env = (envelope_db(x) - envelope_db(target.reshape(1, -1))).abs().mean(dim=-1) / 20.0
-    return distance / silence + env
+    # the attack term: log1p(|FFT| / a) of the first ATTACK_S s (flat, then a half Hann
+    # window), a ATTACK_FLOOR_DB below the target's peak bin, over the same of silence
+    from matching.objective import ATTACK_FLOOR_DB, ATTACK_S, ATTACK_WEIGHT
+    m = int(ATTACK_S * rate)
+    window = np.ones(m)
+    window[m // 2:] = np.hanning(2 * (m - m // 2))[m - m // 2:]
+    window = torch.from_numpy(window).float()
+    size = int(2 ** np.ceil(np.log2(m)))
+    spectrum = lambda y: torch.fft.rfft(y[..., :m] * window, n=size).abs()
+    ref = spectrum(target.reshape(-1))
+    a = ref.max() * 10 ** (-ATTACK_FLOOR_DB / 20)
+    attack = (torch.log1p(spectrum(x) / a) - torch.log1p(ref / a)).norm(dim=-1) / torch.log1p(ref / a).norm()
+    return distance / silence + env + ATTACK_WEIGHT * attack
 
 
 def test_match_objective_terms_and_several_targets():
