@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_real808.py [--recordings DIR] [--calibration NAME]
         [--cv [--cv-detect] [--skip-full]] [--no-detect] [--voices BD,SD,...]
-        [--figure docs/tr808_calibration.png] [--spectral-floor-db 60|none]
+        [--figure docs/tr808_calibration.png] [--spectral-floor-db 60|none] [--attack-weight W]
         [--out results.json]
 
 Every recording of ``--recordings`` (default ``../shared/tr808-real`` from the repository
@@ -279,7 +279,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     detect = not args.no_detect
     print(f"{len(recordings)} recordings from {args.recordings}; calibration "
           f"{getattr(calibration, 'name', None) or 'default'}; objective spectral floor "
-          f"{match_objective.SPECTRAL_FLOOR_DB} dB, attack weight {match_objective.ATTACK_WEIGHT}; torch {torch.__version__}")
+          f"{match_objective.SPECTRAL_FLOOR_DB} dB, attack weight {match_objective.ATTACK_WEIGHT}; "
+          f"torch {torch.__version__}")
     with _quiet_threads():
         started = time.perf_counter()
         out: dict[str, Any] = {"calibration": getattr(calibration, "name", None), "n": len(recordings)}

@@ -19,8 +19,8 @@
 3. **Refinement** (``refine``): Adam on the logits of the normalized parameters, through the
    synth, from the ``n_starts`` best candidates of each sound, on the log-spectral,
    envelope and attack objective plus a SCRAPL term (one random JTFS path per step for the
-   whole group).  Rows do not interact (each row's loss is against its own target), so a group gives each sound
-   what it would get alone.  The start with the best final score wins.
+   whole group).  Rows do not interact (each row's loss is against its own target), so a
+   group gives each sound what it would get alone.  The start with the best final score wins.
 4. **Report**: distances of the match (log-mel, MSS, envelope, full JTFS) and of the
    baselines (default preset, best random preset), every voice's score.
 """

@@ -628,8 +628,9 @@ def _law_constants(path: str, low: float, high: float, log: bool = True, sigma: 
 ENVELOPE_CONSTANTS: dict[str, list[Constant]] = {
     # (the bass drum's click is fitted to its spectrum, :func:`fit_click`: the octave-band
     # envelopes' 6 ms frames blur the ~1.5 ms click with the body, and refitting the tone
-    # law by them moved tone 5's cutoff from the measured 730 Hz to 450 Hz, which read
-    # every tone-5 recording as 0-1.3, bench_real808)
+    # law by them moved tone 5's cutoff from the measured ~880 Hz to 450 Hz, which read
+    # every tone-5 recording as 0-1.3, bench_real808; the click's width stays the prior's,
+    # the ~1 ms trigger pulse)
     "CY": [*_law_constants("metal.cymbal_tone_high_mix", 0.01, 0.999, log=False, sigma=0.3),
            *_law_constants("metal.cymbal_low_t60_s", 0.2, 30.0),
            _lin("metal.cymbal_mid_mix", 0.01, 0.99, 0.3), Constant("metal.cymbal_mid_t60_ratio", 0.05, 1.0),
