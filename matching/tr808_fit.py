@@ -651,7 +651,7 @@ ENVELOPE_CONSTANTS: dict[str, list[Constant]] = {
     **{v: [_lin(f"toms.{v}.second_harmonic", 0.0, 0.6, 0.2)] for v in ("LC", "MC", "HC")},
     "OH": [Constant("metal.hat_highpass_hz", 2000.0, 12000.0), _lin("metal.hat_low_band_mix", 0.0, 2.0, 0.5),
            *_law_constants("metal.open_hat_t60_s", 0.02, 20.0),
-           _lin("metal.open_hat_vca_threshold", 0.0, 0.9, 0.3)],
+           _lin("metal.open_hat_vca_threshold", 0.0, 0.9, 0.3), Constant("metal.open_hat_vca_knee", 0.002, 0.3)],
     # (resonator frequencies: spectral peaks, which octave bands cannot resolve; see _fit_rs, _fit_cl)
     "RS": [Constant("rim_shot.low.t60_s", 0.003, 0.3), Constant("rim_shot.high.t60_s", 0.003, 0.3),
            Constant("rim_shot.high.gain", 0.05, 5.0), Constant("rim_shot.drive", 0.3, 10.0),
