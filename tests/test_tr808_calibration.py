@@ -157,8 +157,9 @@ def _recording(name: str):
     return rec
 
 
-def _log_mel_at_true_settings(name: str, calibration: str) -> float:
-    from matching.objective import batch_distances
+def _target_and_model(name: str, calibration: str = DEFAULT_NAME) -> tuple[torch.Tensor, torch.Tensor]:
+    """A recording as the matcher prepares it (onset-aligned, cut at -50 dB) and the model at
+    its knob settings (level 10), both (1, n) at 44.1 kHz."""
     from matching.targets import effective_duration, prepare_target
     rec = _recording(name)
     audio, rate = rec.audio()
@@ -166,8 +167,14 @@ def _log_mel_at_true_settings(name: str, calibration: str) -> float:
     target = target[: int(effective_duration(target, 44100) * 44100)]  # the matcher's window: to -50 dB
     synth = TR808(voice=rec.voice, duration=len(target) / 44100, seed=0, calibration=calibration)
     with torch.no_grad():
-        model = synth.render({"level": 10.0, **rec.knobs}, batch_size=1)[0]
-    return batch_distances(model, target.reshape(1, -1), 44100, jtfs=False)[0]["log_mel"]
+        model = synth.render({"level": 10.0, **rec.knobs}, batch_size=1).reshape(1, -1)
+    return target.reshape(1, -1), model
+
+
+def _log_mel_at_true_settings(name: str, calibration: str) -> float:
+    from matching.objective import batch_distances
+    target, model = _target_and_model(name, calibration)
+    return batch_distances(model, target, 44100, jtfs=False)[0]["log_mel"]
 
 
 # (MT50 and HC00 failed before the band-envelope fit gave the toms and congas the unit's
@@ -275,13 +282,6 @@ def test_open_hat_envelope_holds_then_cuts_off_as_the_unit_does():
     objective's envelope) within 2.8 dB on average; the calibration before the VCA's knee
     was fitted decayed too early and cut off too softly (3.2 dB)."""
     from matching.objective import envelope_db
-    from matching.targets import effective_duration, prepare_target
-    rec = _recording("OH50")
-    audio, rate = rec.audio()
-    target = prepare_target(torch.from_numpy(audio), rate, 44100).audio
-    target = target[: int(effective_duration(target, 44100) * 44100)]
-    synth = TR808(voice="OH", duration=len(target) / 44100, seed=0)
-    with torch.no_grad():
-        model = synth.render({"level": 10.0, **rec.knobs}, batch_size=1).reshape(1, -1)
-    gap = float((envelope_db(model) - envelope_db(target.reshape(1, -1))).abs().mean())
+    target, model = _target_and_model("OH50")
+    gap = float((envelope_db(model) - envelope_db(target)).abs().mean())
     assert gap < 2.8, f"OH50: the model's envelope is {gap:.2f} dB from the unit's on average"
