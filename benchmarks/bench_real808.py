@@ -93,15 +93,30 @@ def match(recording: Recording, voice: Optional[str], calibration: Any) -> dict[
 
 
 def score(rows: list[tuple[str, str, float, float]]) -> dict[str, dict[str, float]]:
-    """``[(voice, knob, true, read)]`` -> ``{"BD.decay": {"mae", "rho", "n"}}``."""
+    """``[(voice, knob, true, read)]`` -> ``{"BD.decay": {"mae", "rho", "rho_max", "order", "n"}}``.
+
+    ``rho_max`` is the highest Spearman rho any readings can reach against these true positions:
+    several recordings share a position (ties), so readings that differ from one another, even
+    in the right order, give ``rho_max`` < 1 (0.949 for three positions x three recordings).
+    ``order`` is the fraction of recording pairs at different positions whose readings are in
+    the positions' order (a tie between readings counts half).
+    """
     groups: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for voice, knob, true, read in rows:
         groups[f"{voice}.{knob}"].append((true, read))
     table = {}
     for key, pairs in groups.items():
         true, read = np.array(pairs).T
-        rho = float(spearmanr(true, read).statistic) if len(set(true)) > 1 and len(set(read)) > 1 else float("nan")
-        table[key] = {"mae": float(np.mean(np.abs(true - read))), "rho": rho, "n": len(pairs)}
+        varied = len(set(true)) > 1
+        rho = float(spearmanr(true, read).statistic) if varied and len(set(read)) > 1 else float("nan")
+        rho_max = float(spearmanr(true, np.arange(len(true))[np.argsort(np.argsort(true, kind="stable"))]).statistic) \
+            if varied else float("nan")
+        i, j = np.triu_indices(len(true), 1)
+        apart = true[i] != true[j]
+        agree = np.sign(true[i] - true[j])[apart] * np.sign(read[i] - read[j])[apart]
+        order = float(np.mean((agree + 1) / 2)) if apart.any() else float("nan")
+        table[key] = {"mae": float(np.mean(np.abs(true - read))), "rho": rho, "rho_max": rho_max,
+                      "order": order, "n": len(pairs)}
     return table
 
 
@@ -133,20 +148,23 @@ def _fmt_params(params: dict[str, float]) -> str:
 def print_knob_table(title: str, columns: dict[str, dict[str, dict[str, float]]]) -> None:
     keys = sorted({k for table in columns.values() for k in table})
     print(f"\n{title}")
-    print("| knob | " + " | ".join(f"{c} MAE | {c} rho" for c in columns) + " |")
-    print("|---|" + "---|---|" * len(columns))
+    print("| knob | " + " | ".join(f"{c} MAE | {c} rho (max) | {c} order" for c in columns) + " |")
+    print("|---|" + "---|---|---|" * len(columns))
     for key in keys:
         cells = []
         for table in columns.values():
             entry = table.get(key)
-            cells += [f"{entry['mae']:.2f}", f"{entry['rho']:.3f}"] if entry else ["-", "-"]
+            cells += [f"{entry['mae']:.2f}", f"{entry['rho']:.3f} ({entry['rho_max']:.3f})",
+                      f"{entry['order']:.3f}"] if entry else ["-", "-", "-"]
         print(f"| {key} | " + " | ".join(cells) + " |")
     for name, table in columns.items():
         if table:
             print(f"  {name}: mean MAE over knobs {np.mean([e['mae'] for e in table.values()]):.2f}, "
                   f"worst {max(table.items(), key=lambda kv: kv[1]['mae'])[0]} "
                   f"{max(e['mae'] for e in table.values()):.2f}; lowest rho "
-                  f"{np.nanmin([e['rho'] for e in table.values()]):.3f}")
+                  f"{np.nanmin([e['rho'] for e in table.values()]):.3f}; knobs below their rho ceiling: "
+                  + (", ".join(k for k, e in table.items() if e["rho"] < e["rho_max"] - 1e-9) or "none")
+                  + f"; lowest pair order {np.nanmin([e['order'] for e in table.values()]):.3f}")
 
 
 def print_confusion(recordings: list[Recording], detected: dict[str, str], title: str) -> float:
