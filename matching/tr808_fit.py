@@ -100,7 +100,7 @@ class FitLog:
 
 
 # ------------------------------------------------------------------------------ rendering
-_FORWARD_ONLY = ("open_hat_vca_threshold", "open_hat_vca_knee", "second_harmonic", "cymbal_high_tail_mix",
+_FORWARD_ONLY = ("open_hat_vca_threshold", "open_hat_vca_knee", "open_hat_hold_t60_s", "second_harmonic", "cymbal_high_tail_mix",
                  "cymbal_high_tail_t60_ratio")  # used by the forward pass, not in buffers
 _synth_cache: dict[tuple, TR808] = {}
 
@@ -568,6 +568,8 @@ def _fit_oh(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
     prior = cal.metal
     if prior.open_hat_vca_threshold <= 0:
         cal = with_constants(cal, "metal", open_hat_vca_threshold=0.3)
+    if prior.open_hat_hold_t60_s <= 0:  # the VCA as a switch on a fixed decay (Metal.open_hat_hold_t60_s)
+        cal = with_constants(cal, "metal", open_hat_hold_t60_s=2.0, open_hat_vca_knee=0.01)
 
     # decay knob -> envelope T60 (pot in the envelope's RC: exponent 1), from the audible
     # length (-40 dB), which the VCA cut-off sets
@@ -616,10 +618,12 @@ def _lin(path: str, low: float, high: float, sigma: float) -> Constant:
     return Constant(path, low, high, log=False, sigma=sigma)
 
 
-def _law_constants(path: str, low: float, high: float, log: bool = True, sigma: float = 1.0) -> list[Constant]:
-    """A knob law's ends (within ``[low, high]``) and its taper curve, as fitted constants."""
-    return [Constant(f"{path}.at_0", low, high, log, sigma), Constant(f"{path}.at_10", low, high, log, sigma),
-            _lin(f"{path}.curve", -6.0, 6.0, 2.0)]
+def _law_constants(path: str, low: float, high: float, log: bool = True, sigma: float = 1.0,
+                   taper: bool = True) -> list[Constant]:
+    """A knob law's ends (within ``[low, high]``) and, with ``taper``, its taper curve, as
+    fitted constants (without it the curve stays the feature fit's)."""
+    ends = [Constant(f"{path}.at_0", low, high, log, sigma), Constant(f"{path}.at_10", low, high, log, sigma)]
+    return ends + ([_lin(f"{path}.curve", -6.0, 6.0, 2.0)] if taper else [])
 
 
 #: The constants each voice fits by its band envelopes (:mod:`matching.tr808_envelope_fit`)
@@ -650,8 +654,9 @@ ENVELOPE_CONSTANTS: dict[str, list[Constant]] = {
        for v in ("LT", "MT", "HT")},
     **{v: [_lin(f"toms.{v}.second_harmonic", 0.0, 0.6, 0.2)] for v in ("LC", "MC", "HC")},
     "OH": [Constant("metal.hat_highpass_hz", 2000.0, 12000.0), _lin("metal.hat_low_band_mix", 0.0, 2.0, 0.5),
-           *_law_constants("metal.open_hat_t60_s", 0.02, 20.0),
-           _lin("metal.open_hat_vca_threshold", 0.0, 0.9, 0.3), Constant("metal.open_hat_vca_knee", 0.002, 0.3)],
+           *_law_constants("metal.open_hat_t60_s", 0.02, 20.0, taper=False),
+           _lin("metal.open_hat_vca_threshold", 0.0, 0.9, 0.3), Constant("metal.open_hat_vca_knee", 0.002, 0.3),
+           Constant("metal.open_hat_hold_t60_s", 0.2, 20.0)],
     # (resonator frequencies: spectral peaks, which octave bands cannot resolve; see _fit_rs, _fit_cl)
     "RS": [Constant("rim_shot.low.t60_s", 0.003, 0.3), Constant("rim_shot.high.t60_s", 0.003, 0.3),
            Constant("rim_shot.high.gain", 0.05, 5.0), Constant("rim_shot.drive", 0.3, 10.0),

@@ -341,10 +341,16 @@ class TR808(Synth):
         t60 = m.open_hat_t60_s(params["decay"])
         t = self.time_axis(like)
         envelope = dsp.exp_decay(t, t60)
-        if m.open_hat_vca_threshold > 0:  # the VCA transistor's cut-off (Metal.open_hat_vca_threshold)
-            knee = m.open_hat_vca_knee
-            envelope = (torch.nn.functional.softplus((envelope - m.open_hat_vca_threshold) / knee) * knee
-                        / (1 - m.open_hat_vca_threshold))
+        threshold, knee = m.open_hat_vca_threshold, m.open_hat_vca_knee
+        if m.open_hat_hold_t60_s > 0:  # the VCA as a switch on a fixed decay (Metal.open_hat_hold_t60_s)
+            hold = self._const(("oh_hold", m.open_hat_hold_t60_s), like, lambda: self._env(m.open_hat_hold_t60_s))
+            # sigmoid(z) / sigmoid(z at the hit), as exp(logsigmoid): its gradient stays non-zero
+            # where the gate is fully open (1 - sigmoid(z) rounds to 0, sigmoid(-z) does not)
+            opened = -math.log1p(math.exp(-(1 - threshold) / knee))
+            gate = torch.exp(torch.nn.functional.logsigmoid((envelope - threshold) / knee) - opened)
+            return hat * (hold * gate)
+        if threshold > 0:  # the VCA transistor's cut-off (Metal.open_hat_vca_threshold)
+            envelope = torch.nn.functional.softplus((envelope - threshold) / knee) * knee / (1 - threshold)
         return hat * envelope
 
     # Level-only voices: the whole waveform is a constant buffer scaled by the level taper.

@@ -215,8 +215,14 @@ class Metal:
     # exponential envelope e(t), 1 at the hit) falls below a threshold: the gain is
     # softplus((e - threshold) / knee) * knee / (1 - threshold), a smooth cut-off at
     # e = threshold; threshold 0 = no cut-off (a plain exponential).
+    # With ``open_hat_hold_t60_s`` > 0 the VCA is a switch instead: the sound decays with that
+    # fixed T60 and the envelope only gates it, ``sigmoid((e - threshold) / knee)`` (1 at the
+    # hit): the decay knob then sets when the sound is cut off, not how fast it falls before
+    # (the unit's OH at decay 5 and 10 fall alike, -8.5 dB by 280-320 ms, and cut off at
+    # ~0.35 and ~0.6 s).
     open_hat_vca_threshold: float = 0.0
     open_hat_vca_knee: float = 0.01
+    open_hat_hold_t60_s: float = 0.0
     # Cymbal: low band through two envelopes (long "low", shorter "mid"), high band short;
     # tone knob balances low/mid vs high.
     cymbal_low_highpass_hz: float = 2500.0

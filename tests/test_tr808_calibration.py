@@ -277,11 +277,13 @@ def test_the_match_objective_reads_the_bass_drum_tone_from_the_attack():
 
 
 def test_open_hat_envelope_holds_then_cuts_off_as_the_unit_does():
-    """OH50: the unit's level falls ~5 dB over 60-230 ms, then ~18 dB by 350 ms (its VCA's
-    cut-off). The model at its settings must follow the frame levels (dB, the match
-    objective's envelope) within 2.8 dB on average; the calibration before the VCA's knee
-    was fitted decayed too early and cut off too softly (3.2 dB)."""
+    """OH50: the unit's level falls ~8 dB over its first 280 ms (as OH10's does), then
+    ~40 dB by 360 ms (its VCA's cut-off). The model at its settings must follow the frame
+    levels (dB, the match objective's envelope) within 1.5 dB on average. The VCA as a soft
+    threshold on the decay envelope could not hold that long before cutting off: 3.2 dB
+    with its knee fixed, 2.5 dB with it fitted; the VCA as a switch on a fixed decay
+    (``Metal.open_hat_hold_t60_s``) follows it within ~1 dB."""
     from matching.objective import envelope_db
     target, model = _target_and_model("OH50")
     gap = float((envelope_db(model) - envelope_db(target)).abs().mean())
-    assert gap < 2.8, f"OH50: the model's envelope is {gap:.2f} dB from the unit's on average"
+    assert gap < 1.5, f"OH50: the model's envelope is {gap:.2f} dB from the unit's on average"
