@@ -100,7 +100,8 @@ class FitLog:
 
 
 # ------------------------------------------------------------------------------ rendering
-_FORWARD_ONLY = ("open_hat_vca_threshold", "open_hat_vca_knee", "open_hat_hold_t60_s", "second_harmonic", "cymbal_high_tail_mix",
+_FORWARD_ONLY = ("open_hat_vca_threshold", "open_hat_vca_knee", "open_hat_hold_t60_s", "cymbal_vca_threshold",
+                 "cymbal_vca_knee", "second_harmonic", "cymbal_high_tail_mix",
                  "cymbal_high_tail_t60_ratio")  # used by the forward pass, not in buffers
 _synth_cache: dict[tuple, TR808] = {}
 
@@ -546,6 +547,8 @@ def _fit_cy_tone(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
 
 def _fit_cy(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
     prior = cal.metal
+    if prior.cymbal_vca_threshold <= 0:  # the VCAs' cut-off near -40 dB (Metal.cymbal_vca_threshold)
+        cal = with_constants(cal, "metal", cymbal_vca_threshold=0.01, cymbal_vca_knee=0.003)
     cal = _fit_cy_tone(cal, group, log)
 
     def t60_of(rec: Recording, audio: np.ndarray) -> float:  # the low band's ring (2.5-5 kHz)
@@ -644,7 +647,8 @@ ENVELOPE_CONSTANTS: dict[str, list[Constant]] = {
            Constant("metal.cymbal_high_highpass_hz", 1000.0, 14000.0),
            _lin("metal.cymbal_top_mix", 0.0, 4.0, 1.0), Constant("metal.cymbal_top_highpass_hz", 5000.0, 16000.0),
            _lin("metal.cymbal_high_fixed_mix", 0.0, 2.0, 0.5),
-           Constant("metal.cymbal_low_highpass_hz", 500.0, 5000.0)],
+           Constant("metal.cymbal_low_highpass_hz", 500.0, 5000.0),
+           Constant("metal.cymbal_vca_threshold", 0.001, 0.3), Constant("metal.cymbal_vca_knee", 0.0003, 0.1)],
     # (the snare keeps its feature fits: refitting its rings and noise by band envelopes made
     # its tone readings on the recordings worse, 1.8 -> 2.4 dial steps, bench_real808)
     # toms: the parts between the fundamental and 1 kHz (2nd harmonic, the noise path's level,

@@ -130,6 +130,16 @@ def exp_decay(t: torch.Tensor, decay_s: torch.Tensor) -> torch.Tensor:
     return torch.exp(-LN_1000 * t.unsqueeze(0) / decay_s.unsqueeze(-1))
 
 
+def vca_gate(envelope: torch.Tensor, threshold: float, knee: float) -> torch.Tensor:
+    """A transistor VCA as a switch: ``sigmoid((envelope - threshold) / knee)`` divided by its
+    value at ``envelope = 1`` (the hit), so 1 at the hit and ~0 once the envelope ``[...]``
+    (1 at the hit, falling) is below ``threshold``. Computed as ``exp(logsigmoid(...))``: its
+    gradient stays non-zero where the gate is fully open (``1 - sigmoid`` rounds to 0 there,
+    ``sigmoid(-z)`` does not). Same shape as ``envelope``."""
+    opened = -math.log1p(math.exp(-(1 - threshold) / knee))
+    return torch.exp(torch.nn.functional.logsigmoid((envelope - threshold) / knee) - opened)
+
+
 def swept_phase(t: torch.Tensor, f_end: torch.Tensor, sweep_depth: torch.Tensor, sweep_time_s: torch.Tensor) -> torch.Tensor:
     """Phase (radians) of a sine whose frequency falls exponentially to ``f_end``.
 

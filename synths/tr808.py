@@ -320,6 +320,7 @@ class TR808(Synth):
         # products) and fused multiply-adds: the full-length passes are the render's cost, and
         # CY is the slowest voice (>= 1000x real time at batch 64 on 2 cores, issue 14).
         rate = dsp.LN_1000 / m.cymbal_low_t60_s(params["decay"])
+        main = decay(rate)
         mix = m.cymbal_tone_high_mix(params["tone"])
         body = torch.ones_like(mix) if m.cymbal_body_gain is None else m.cymbal_body_gain(params["tone"])
         burst = torch.zeros_like(mix) if m.cymbal_bright_gain is None else m.cymbal_bright_gain(params["tone"])
@@ -327,12 +328,14 @@ class TR808(Synth):
         low_gain = body * (1 - mix)
         low_env = torch.addcmul(((low_gain * m.cymbal_mid_mix).unsqueeze(-1))
                                 * decay(rate / m.cymbal_mid_t60_ratio),
-                                (low_gain * (1 - m.cymbal_mid_mix)).unsqueeze(-1), decay(rate))
+                                (low_gain * (1 - m.cymbal_mid_mix)).unsqueeze(-1), main)
         gains = torch.stack([body * mix * short, body * short, burst], dim=-1)  # [batch, 3]
         out = torch.addcmul(gains @ bands[1:4], low_env, bands[0])
         if m.cymbal_high_tail_mix > 0:  # the part of the high band's envelope that the decay knob sets
             tail_gains = (m.cymbal_high_tail_mix * body).unsqueeze(-1) * torch.stack([mix, torch.ones_like(mix)], -1)
             out = torch.addcmul(out, decay(rate / m.cymbal_high_tail_t60_ratio), tail_gains @ bands[4:6])
+        if m.cymbal_vca_threshold > 0:  # the VCAs' cut-off, as the decay knob's envelope falls
+            out = out * dsp.vca_gate(main, m.cymbal_vca_threshold, m.cymbal_vca_knee)
         return out
 
     def _voice_OH(self, params: dict[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor:
@@ -344,11 +347,7 @@ class TR808(Synth):
         threshold, knee = m.open_hat_vca_threshold, m.open_hat_vca_knee
         if m.open_hat_hold_t60_s > 0:  # the VCA as a switch on a fixed decay (Metal.open_hat_hold_t60_s)
             hold = self._const(("oh_hold", m.open_hat_hold_t60_s), like, lambda: self._env(m.open_hat_hold_t60_s))
-            # sigmoid(z) / sigmoid(z at the hit), as exp(logsigmoid): its gradient stays non-zero
-            # where the gate is fully open (1 - sigmoid(z) rounds to 0, sigmoid(-z) does not)
-            opened = -math.log1p(math.exp(-(1 - threshold) / knee))
-            gate = torch.exp(torch.nn.functional.logsigmoid((envelope - threshold) / knee) - opened)
-            return hat * (hold * gate)
+            return hat * (hold * dsp.vca_gate(envelope, threshold, knee))
         if threshold > 0:  # the VCA transistor's cut-off (Metal.open_hat_vca_threshold)
             envelope = torch.nn.functional.softplus((envelope - threshold) / knee) * knee / (1 - threshold)
         return hat * envelope

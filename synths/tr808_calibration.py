@@ -259,6 +259,12 @@ class Metal:
     cymbal_bright_highpass_hz: float = 10000.0
     cymbal_bright_t60_s: float = 0.3
     cymbal_rms: float = 0.3
+    # The cymbal's VCAs cut off (:func:`synths.dsp.vca_gate`) when the decay knob's envelope
+    # 10^(-3 t / low_t60(decay)) falls below this threshold (0 = never, legacy): on serial
+    # 103852 the cymbal falls steadily to ~-40 dB at every decay setting, then ~25 dB within
+    # 0.2 s.
+    cymbal_vca_threshold: float = 0.0
+    cymbal_vca_knee: float = 0.003
 
 
 @dataclass(frozen=True)
