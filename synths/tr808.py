@@ -86,6 +86,9 @@ VOICE_DURATIONS: dict[str, float] = {
 # Noise streams (one per use, so voices never share noise).
 _STREAM = {"SD": 1, "TOM": 2, "CP": 3, "CP_REVERB": 4, "MA": 5, "OSC_PHASE": 6}
 
+#: the cymbal's knob-driven envelopes (T60 >= 0.2 s) are computed every this many samples
+#: and interpolated linearly
+ENVELOPE_STEP = 64
 _F64 = torch.empty(0, dtype=torch.float64)  # "like" for float64 CPU master buffers
 #: how many oscillator banks (float64 ``[6, n]``, 8.5 MB for 4 s) the process keeps
 _SQUARE_BANK_CACHE = 4
@@ -308,17 +311,22 @@ class TR808(Synth):
             return torch.stack([low, high * env, fixed * env, bright, high, fixed])
 
         bands = self._const("cy_bands", like, make)
-        minus_t = self._const("minus_time", like, lambda: -self._t64()).unsqueeze(0)
+        n = bands.shape[-1]
+        points = (n - 1) // ENVELOPE_STEP + 2
+        coarse_t = self._const(("cy_envelope_time", points), like, lambda: torch.linspace(
+            0.0, -(n - 1) / self.sample_rate, points, dtype=torch.float64)).unsqueeze(0)
 
-        def decay(rate: torch.Tensor) -> torch.Tensor:  # exp(-rate t), rate [batch] (1/s) -> [batch, n]
-            return torch.exp(minus_t * rate.unsqueeze(-1))
+        def decay(rate: torch.Tensor) -> torch.Tensor:  # exp(-rate t), rate [batch] (1/s) -> [batch, points]
+            return torch.exp(coarse_t * rate.unsqueeze(-1))
 
-        # out = body * [(1 - mix) low low_env + mix high + fixed] + bright_gain * burst, where
-        # low_env = (1 - mid_mix) e(T) + mid_mix e(mid_ratio T) with T = low_t60(decay), and the
-        # high branch and the fixed part are (1 - tail_mix) x (their short envelope) + tail_mix
-        # e(tail_ratio T) x (unenveloped). Written as per-row gains times fixed buffers (matrix
-        # products) and fused multiply-adds: the full-length passes are the render's cost, and
-        # CY is the slowest voice (>= 1000x real time at batch 64 on 2 cores, issue 14).
+        # out = gate * {body * [(1 - mix) low low_env + mix high + fixed] + bright_gain * burst},
+        # where low_env = (1 - mid_mix) e(T) + mid_mix e(mid_ratio T) with T = low_t60(decay),
+        # the high branch and the fixed part are (1 - tail_mix) x (their short envelope) +
+        # tail_mix e(tail_ratio T) x (unenveloped), and gate = the VCAs' cut-off of e(T). Written
+        # as per-row gains times fixed buffers (matrix products) and fused multiply-adds: the
+        # full-length passes are the render's cost, and CY is the slowest voice (>= 1000x real
+        # time at batch 64 on 2 cores, issue 14). The knob-driven envelopes (T >= 0.2 s) are
+        # computed every ENVELOPE_STEP samples and interpolated linearly (relative error < 1e-5).
         rate = dsp.LN_1000 / m.cymbal_low_t60_s(params["decay"])
         main = decay(rate)
         mix = m.cymbal_tone_high_mix(params["tone"])
@@ -326,16 +334,26 @@ class TR808(Synth):
         burst = torch.zeros_like(mix) if m.cymbal_bright_gain is None else m.cymbal_bright_gain(params["tone"])
         short = 1 - m.cymbal_high_tail_mix
         low_gain = body * (1 - mix)
-        low_env = torch.addcmul(((low_gain * m.cymbal_mid_mix).unsqueeze(-1))
-                                * decay(rate / m.cymbal_mid_t60_ratio),
+        low_env = torch.addcmul(((low_gain * m.cymbal_mid_mix).unsqueeze(-1)) * decay(rate / m.cymbal_mid_t60_ratio),
                                 (low_gain * (1 - m.cymbal_mid_mix)).unsqueeze(-1), main)
-        gains = torch.stack([body * mix * short, body * short, burst], dim=-1)  # [batch, 3]
-        out = torch.addcmul(gains @ bands[1:4], low_env, bands[0])
+        gated = m.cymbal_vca_threshold > 0  # the VCAs' cut-off, as the decay knob's envelope falls
+        gate = dsp.vca_gate(main, m.cymbal_vca_threshold, m.cymbal_vca_knee) if gated else None
+        rows = [low_env if gate is None else low_env * gate]
         if m.cymbal_high_tail_mix > 0:  # the part of the high band's envelope that the decay knob sets
+            tail = decay(rate / m.cymbal_high_tail_t60_ratio)
+            rows.append(tail if gate is None else tail * gate)
+        if gate is not None:
+            rows.append(gate)
+        envelopes = torch.nn.functional.interpolate(torch.stack(rows, dim=1), size=n, mode="linear",
+                                                    align_corners=True)       # [batch, rows, n]
+        gains = torch.stack([body * mix * short, body * short, burst], dim=-1)  # [batch, 3]
+        out = gains @ bands[1:4]
+        if gate is not None:
+            out = out * envelopes[:, -1]
+        out = torch.addcmul(out, envelopes[:, 0], bands[0])
+        if m.cymbal_high_tail_mix > 0:
             tail_gains = (m.cymbal_high_tail_mix * body).unsqueeze(-1) * torch.stack([mix, torch.ones_like(mix)], -1)
-            out = torch.addcmul(out, decay(rate / m.cymbal_high_tail_t60_ratio), tail_gains @ bands[4:6])
-        if m.cymbal_vca_threshold > 0:  # the VCAs' cut-off, as the decay knob's envelope falls
-            out = out * dsp.vca_gate(main, m.cymbal_vca_threshold, m.cymbal_vca_knee)
+            out = torch.addcmul(out, envelopes[:, 1], tail_gains @ bands[4:6])
         return out
 
     def _voice_OH(self, params: dict[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor:
