@@ -336,8 +336,8 @@ class TR808(Synth):
         low_gain = body * (1 - mix)
         low_env = torch.addcmul(((low_gain * m.cymbal_mid_mix).unsqueeze(-1)) * decay(rate / m.cymbal_mid_t60_ratio),
                                 (low_gain * (1 - m.cymbal_mid_mix)).unsqueeze(-1), main)
-        gated = m.cymbal_vca_threshold > 0  # the VCAs' cut-off, as the decay knob's envelope falls
-        gate = dsp.vca_gate(main, m.cymbal_vca_threshold, m.cymbal_vca_knee) if gated else None
+        gate = (dsp.vca_gate(main, m.cymbal_vca_threshold, m.cymbal_vca_knee)  # the VCAs' cut-off
+                if m.cymbal_vca_threshold > 0 else None)
         rows = [low_env if gate is None else low_env * gate]
         if m.cymbal_high_tail_mix > 0:  # the part of the high band's envelope that the decay knob sets
             tail = decay(rate / m.cymbal_high_tail_t60_ratio)
