@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_real808.py [--recordings DIR] [--calibration NAME]
         [--cv [--cv-detect] [--skip-full]] [--no-detect] [--voices BD,SD,...]
         [--figure docs/tr808_calibration.png] [--spectral-floor-db 60|none] [--attack-weight W]
-        [--out results.json]
+        [--scrapl-weight W] [--out results.json]
 
 Every recording of ``--recordings`` (default ``../shared/tr808-real`` from the repository
 root; file names give the knob positions, see :mod:`matching.tr808_recordings`) is matched
@@ -82,11 +82,16 @@ def render_at(recording: Recording, n_samples: int, calibration: Any = None) -> 
         return synth.render(params, batch_size=1, dtype=torch.float64)[0, 0].numpy()
 
 
+#: options passed on to every ``match_preset`` call (``--scrapl-weight``); empty: its defaults
+MATCH_OPTIONS: dict[str, Any] = {}
+
+
 def match(recording: Recording, voice: Optional[str], calibration: Any) -> dict[str, Any]:
     """One ``match_preset`` call: readings, voice, distances, the target and timing."""
     started = time.perf_counter()
     with calibration_context(calibration):
-        result = match_preset(str(recording.path), synth="tr808", voice=voice, seed=0, progress=False)
+        result = match_preset(str(recording.path), synth="tr808", voice=voice, seed=0, progress=False,
+                              **MATCH_OPTIONS)
     return {"voice": result.preset.voice, "params": dict(result.preset.params),
             "log_mel": result.report["distances"]["log_mel"], "target": result.target,
             "time_s": time.perf_counter() - started}
@@ -279,7 +284,11 @@ def main(argv: Optional[list[str]] = None) -> int:
                              "(matching.objective.SPECTRAL_FLOOR_DB; 'none': plain log1p, as before issue 14)")
     parser.add_argument("--attack-weight", type=float, default=None,
                         help="the match objective's attack-term weight (matching.objective.ATTACK_WEIGHT)")
+    parser.add_argument("--scrapl-weight", type=float, default=None,
+                        help="match_preset's scrapl_weight (the refinement's SCRAPL term; default: its default)")
     args = parser.parse_args(argv)
+    if args.scrapl_weight is not None:
+        MATCH_OPTIONS["scrapl_weight"] = args.scrapl_weight
     if args.attack_weight is not None:
         match_objective.ATTACK_WEIGHT = args.attack_weight
     if args.spectral_floor_db is not None:
@@ -298,6 +307,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(f"{len(recordings)} recordings from {args.recordings}; calibration "
           f"{getattr(calibration, 'name', None) or 'default'}; objective spectral floor "
           f"{match_objective.SPECTRAL_FLOOR_DB} dB, attack weight {match_objective.ATTACK_WEIGHT}; "
+          f"match options {MATCH_OPTIONS or 'defaults'}; "
           f"torch {torch.__version__}")
     with _quiet_threads():
         started = time.perf_counter()
