@@ -138,12 +138,16 @@ class Adam:
         self.param.addcdiv_(self.m, denom, value=-self.lr / (1 - b1 ** self.t))
 
 
-def refine(synth: nn.Module, objective: Callable[[torch.Tensor], torch.Tensor],
+def refine(synth: nn.Module,
+           objective: Callable[[torch.Tensor], Tuple[torch.Tensor, torch.Tensor]],
            starts: torch.Tensor, steps: int, lr: float, progress: bool = False,
            desc: str = "") -> Tuple[torch.Tensor, torch.Tensor]:
     """Gradient refinement of normalized presets ``starts`` (rows, n_params) in [0, 1]: Adam
-    on their logits for ``steps`` steps of ``objective(synth(theta))`` -> (rows,).  Returns
-    the best preset each row visited and its loss: ((rows, n_params), (rows,))."""
+    on their logits for ``steps`` steps of the loss of ``objective(synth(theta))`` ->
+    ``(loss, score)``, each (rows,).  Returns the preset of each row with the lowest score
+    among those visited (the start among them) and that score: ((rows, n_params), (rows,)).
+    The score may differ from the loss (:meth:`MatchObjective.scored`: without the SCRAPL
+    term, whose random path changes each step)."""
     from tqdm.auto import tqdm
     eps = 1e-4
     logits = torch.logit(starts.clamp(eps, 1 - eps)).clone().requires_grad_(True)
@@ -152,10 +156,10 @@ def refine(synth: nn.Module, objective: Callable[[torch.Tensor], torch.Tensor],
                                                     device=starts.device)
     for _ in tqdm(range(steps), desc=desc, unit="step", disable=not progress, leave=False):
         theta = torch.sigmoid(logits)
-        loss = objective(synth(theta))
+        loss, score = objective(synth(theta))
         with torch.no_grad():
-            better = loss < best_score
-            best_score = torch.where(better, loss.detach(), best_score)
+            better = score < best_score
+            best_score = torch.where(better, score, best_score)
             best_theta[better] = theta.detach()[better]
         opt.zero_grad()
         loss.sum().backward()
@@ -366,8 +370,9 @@ def _grid_candidates(matcher: Matcher, modules: Dict[str, nn.Module],
 def _refine_chosen(matcher: Matcher, s: nn.Module, targets: torch.Tensor,
                    chosen: List[_VoiceSearch]) -> torch.Tensor:
     """The final refinement of the sounds that chose one voice: the ``n_starts`` best
-    candidates of each, on the objective with its SCRAPL term; the start whose refined
-    preset scores best (without SCRAPL) wins.  Returns (len(chosen), n_params)."""
+    candidates of each, on the objective with its SCRAPL term.  Each start keeps the preset
+    it visited that scores best without the SCRAPL term (:meth:`MatchObjective.scored`), and
+    the start whose preset scores best wins.  Returns (len(chosen), n_params)."""
     opts, dev = matcher.options, matcher.device
     m = len(chosen)
     per = min(opts.n_starts, chosen[0].theta.shape[0])
@@ -375,12 +380,9 @@ def _refine_chosen(matcher: Matcher, s: nn.Module, targets: torch.Tensor,
     index = torch.arange(m, device=dev).repeat_interleave(per)
     objective = MatchObjective(targets, matcher.sample_rate, scrapl_weight=opts.scrapl_weight,
                                seed=opts.seed).to(dev)
-    refined, _ = refine(s, objective.rows(index), starts, opts.steps, opts.lr,
-                        matcher.refine_progress, f"refining {matcher.synth}:{chosen[0].voice}")
-    final = MatchObjective(targets, matcher.sample_rate).to(dev)
-    with torch.no_grad():
-        scores = final(s(refined), index).reshape(m, per)
-    pick = torch.argmin(scores, dim=1) + torch.arange(m, device=dev) * per
+    refined, scores = refine(s, objective.rows(index), starts, opts.steps, opts.lr,
+                             matcher.refine_progress, f"refining {matcher.synth}:{chosen[0].voice}")
+    pick = torch.argmin(scores.reshape(m, per), dim=1) + torch.arange(m, device=dev) * per
     return refined[pick]
 
 

@@ -25,7 +25,7 @@ per candidate (each row against its own target):
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -160,6 +160,13 @@ class MatchObjective(nn.Module):
         return [torch.log1p(m / a) for m, a in zip(magnitudes, floors)]
 
     def forward(self, x: torch.Tensor, index: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.scored(x, index)[0]
+
+    def scored(self, x: torch.Tensor, index: Optional[torch.Tensor] = None
+               ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(forward(x, index), score)``: the loss (rows,), differentiable, and the same loss
+        without the SCRAPL term (rows,), detached.  The score compares presets across steps;
+        the SCRAPL term cannot, its path changes every call."""
         x = x.reshape(x.shape[0], -1)
         if index is None:
             index = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
@@ -172,6 +179,7 @@ class MatchObjective(nn.Module):
             loss = loss + self.envelope_weight * env
         if self.attack_weight:
             loss = loss + self.attack_weight * self._attack_term(self._attack_magnitude(x), index)
+        score = loss.detach()
         if self.scrapl_term is not None:
             path = self.scrapl.sample_path()
             S_t = self.scrapl_term.path_coefficients(None, path, scalogram=self.target_scalogram)
@@ -180,13 +188,13 @@ class MatchObjective(nn.Module):
             # the scale of this path's distances: that of silence (coefficients ~0)
             silence = self.scrapl.distance(torch.zeros_like(S_t), S_t, "none")
             loss = loss + self.scrapl_weight * d / silence[index].clamp_min(1e-12)
-        return loss
+        return loss, score
 
     def rows(self, index: torch.Tensor):
-        """``forward`` with ``index`` fixed: a callable ``x -> (rows,)`` (what
-        :func:`matching.match._refine` takes)."""
+        """:meth:`scored` with ``index`` fixed: a callable ``x -> (loss, score)``, each
+        (rows,) (what :func:`matching.engine.refine` takes)."""
         index = torch.as_tensor(index).long()
-        return lambda x: self(x, index.to(x.device))
+        return lambda x: self.scored(x, index.to(x.device))
 
     def pairwise(self, x: torch.Tensor) -> torch.Tensor:
         """(K, rows): the loss of every row of x against every target (without SCRAPL)."""

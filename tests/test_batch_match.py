@@ -107,6 +107,11 @@ def test_match_objective_terms_and_several_targets():
             d = ref.path_distances(low(x), t, [path], reduction="none")[0]
             silence = ref.path_distances(torch.zeros_like(t), t, [path], reduction="none")[0]
         assert torch.allclose(term, d / silence, rtol=1e-4, atol=1e-6)
+    # scored: the same loss, and the score without the SCRAPL term
+    loss, score = with_scrapl.scored(x, index)
+    assert loss.requires_grad and not score.requires_grad
+    assert torch.allclose(score, batched(x, index).detach(), rtol=1e-6, atol=1e-7)
+    assert not torch.allclose(loss.detach(), score)
 
 
 def test_batch_distances_equal_their_definitions():

@@ -105,6 +105,29 @@ def test_refinement_adam_equals_torch_adam():
         assert torch.allclose(a, b, rtol=1e-6, atol=1e-7), k
 
 
+def test_refinement_keeps_the_visited_preset_of_lowest_score_not_of_lowest_loss():
+    """The SCRAPL term's path changes every step, so the loss of two steps does not compare
+    presets: the refinement keeps the visited preset whose score (the loss without that
+    term) is lowest, the start among them."""
+    from matching.engine import refine
+    g = torch.Generator().manual_seed(1)
+    visited = []
+
+    def objective(theta):
+        score = (theta - 0.8).square().sum(dim=1)
+        visited.append((theta.detach().clone(), score.detach().clone()))
+        return score + 5 * torch.rand(len(theta), generator=g), score.detach()
+
+    starts = torch.tensor([[0.3, 0.4], [0.7, 0.9], [0.8, 0.8]])
+    theta, score = refine(torch.nn.Identity(), objective, starts, steps=12, lr=0.3)
+    all_theta = torch.stack([t for t, _ in visited])            # (steps, rows, 2)
+    all_score = torch.stack([s for _, s in visited])            # (steps, rows)
+    best = all_score.argmin(dim=0)
+    assert torch.equal(score, all_score.min(dim=0).values)
+    assert torch.equal(theta, all_theta[best, torch.arange(3)])
+    assert torch.allclose(theta[2], starts[2], atol=1e-4)       # the start was the best
+
+
 @pytest.mark.parametrize("option, value, message", [
     ("steps", -1, "steps must be an integer >= 0"),
     ("n_starts", 0, "n_starts must be an integer >= 1"),
