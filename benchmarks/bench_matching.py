@@ -209,6 +209,8 @@ def main(argv=None) -> int:
                     help="external: the synths each example sound is matched with")
     ap.add_argument("--starts", type=int, default=None,
                     help="refinement starts (default: match_preset's)")
+    ap.add_argument("--scrapl-weight", type=float, default=None,
+                    help="the refinement's SCRAPL term weight (default: match_preset's)")
     ap.add_argument("--cli-repeats", type=int, default=3)
     ap.add_argument("--random", type=int, default=1000)
     ap.add_argument("--detect-steps", type=int, default=None,
@@ -218,8 +220,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     args.voices = [v for v in args.voices.split(",") if v]
     args.synths = args.synths.split(",")
-    args.opts = {k: v for k, v in (("steps", args.steps), ("n_starts", args.starts))
-                 if v is not None}
+    args.opts = {k: v for k, v in (("steps", args.steps), ("n_starts", args.starts),
+                                   ("scrapl_weight", args.scrapl_weight)) if v is not None}
     args.detect_opts = ({} if args.detect_steps is None
                         else {"detect_steps": args.detect_steps})
     torch.set_num_threads(2)
