@@ -43,7 +43,7 @@ from synths.preset import Preset
 
 from .audio import fit_length
 from .models import load_pretrained
-from .objective import FFT_SIZES, MatchObjective, batch_distances
+from .objective import FFT_SIZES, MatchObjective, attack_weight_for, batch_distances
 from .options import DETECT_CANDIDATES, MatchOptions
 from .targets import Target
 
@@ -110,6 +110,8 @@ class Matcher:
         self.options.check()
         self.device = self.options.torch_device
         self.sample_rate = synths.synth_class(self.synth).default_sample_rate
+        #: the objective's attack-term weight (:func:`~matching.objective.attack_weight_for`)
+        self.attack_weight = attack_weight_for(self.synth, self.options.attack_weight)
 
     def match(self, sounds: List[Sound]) -> List[SoundMatch]:
         """:func:`match_group` of ``sounds`` with this matcher."""
@@ -249,7 +251,8 @@ def _search(matcher: Matcher, modules: Dict[str, nn.Module], sounds: List[Sound]
     for v in matcher.voices:
         s = modules[str(v)]
         objective = objectives[str(v)] = MatchObjective(
-            _targets(sounds, list(range(K)), s.n_samples, dev), matcher.sample_rate).to(dev)
+            _targets(sounds, list(range(K)), s.n_samples, dev), matcher.sample_rate,
+            attack_weight=matcher.attack_weight).to(dev)
         drawn = torch.rand(count, s.n_params, generator=_draws(matcher, v, 0))
         shared = torch.cat([s.default_theta(1), drawn, detection_grid(s.n_params)]).to(dev)
         scores = _scores(objective, s, shared)      # (K, 1 + count + 3 ** n_params or 0)
@@ -283,7 +286,7 @@ def _refine_finalists(matcher: Matcher, modules: Dict[str, nn.Module], sounds: L
             continue
         s = modules[str(v)]
         objective = MatchObjective(_targets(sounds, members, s.n_samples, dev),
-                                   matcher.sample_rate).to(dev)
+                                   matcher.sample_rate, attack_weight=matcher.attack_weight).to(dev)
         per = min(2, state[members[0]][str(v)].theta.shape[0])
         starts = torch.cat([state[k][str(v)].theta[:per] for k in members])
         index = torch.arange(len(members), device=dev).repeat_interleave(per)
@@ -379,7 +382,7 @@ def _refine_chosen(matcher: Matcher, s: nn.Module, targets: torch.Tensor,
     starts = torch.cat([c.theta[:per] for c in chosen])
     index = torch.arange(m, device=dev).repeat_interleave(per)
     objective = MatchObjective(targets, matcher.sample_rate, scrapl_weight=opts.scrapl_weight,
-                               seed=opts.seed).to(dev)
+                               seed=opts.seed, attack_weight=matcher.attack_weight).to(dev)
     refined, scores = refine(s, objective.rows(index), starts, opts.steps, opts.lr,
                              matcher.refine_progress, f"refining {matcher.synth}:{chosen[0].voice}")
     pick = torch.argmin(scores.reshape(m, per), dim=1) + torch.arange(m, device=dev) * per

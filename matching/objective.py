@@ -54,6 +54,10 @@ SPECTRAL_FLOOR_DB: Optional[float] = 40.0   # None: plain log1p(|X|) (before iss
 #: click refitted) the knob readings of the real TR-808 recordings went from 0.98 to 0.82
 #: dial steps cross-validated (benchmarks/RESULTS.md, session 23).
 ATTACK_WEIGHT: float = 1.0
+#: synths whose objective has the attack term by default (:func:`attack_weight_for`): on
+#: ddsp808 it made the matches of examples/sounds worse on 4-5 of 5 distances (tom log-mel
+#: 0.74 -> 5.3, benchmarks/RESULTS.md, session 26)
+ATTACK_TERM_SYNTHS = frozenset({"tr808"})
 #: the attack term's window (s): flat from the start (targets are onset-aligned), tapered
 #: by a half Hann window over its second half
 ATTACK_S = 0.03
@@ -61,6 +65,14 @@ ATTACK_S = 0.03
 #: loudest attack bin (dB): the BD click at tone 0-5 lies 45-70 dB below the body's peak;
 #: 60 read the toms' tuning worse (the recordings' hiss), 40 the BD tone (RESULTS.md)
 ATTACK_FLOOR_DB = 50.0
+
+
+def attack_weight_for(synth: str, weight: Optional[float] = None) -> float:
+    """The attack term's weight for a match with ``synth``: ``weight`` when given, else
+    :data:`ATTACK_WEIGHT` for the synths in :data:`ATTACK_TERM_SYNTHS` and 0 for others."""
+    if weight is not None:
+        return float(weight)
+    return ATTACK_WEIGHT if synth in ATTACK_TERM_SYNTHS else 0.0
 
 
 def envelope_db(x: torch.Tensor, frame: int = 512, hop: int = 256, floor_db: float = -80.0
@@ -79,12 +91,14 @@ class MatchObjective(nn.Module):
     or (rows, 1, n) and ``index`` (rows,) the target of each row (default: target 0 for
     every row) -> (rows,) losses, differentiable; the rows do not interact.  With
     ``scrapl_weight`` one path is drawn per call for all rows, from a sampler seeded with
-    ``seed``.  ``pairwise(x)`` -> (K, rows): every row against every target (no SCRAPL
-    term; spectra computed once).
+    ``seed``.  ``attack_weight``: the attack term's weight (None: :data:`ATTACK_WEIGHT`).
+    ``pairwise(x)`` -> (K, rows): every row against every target (no SCRAPL term; spectra
+    computed once).
     """
 
     def __init__(self, targets: torch.Tensor, sample_rate: int, envelope_weight: float = 1.0,
-                 scrapl_weight: float = 0.0, seed: int = 0):
+                 scrapl_weight: float = 0.0, seed: int = 0,
+                 attack_weight: Optional[float] = None):
         super().__init__()
         targets = targets.detach().reshape(-1, targets.shape[-1]).float()
         n = targets.shape[-1]
@@ -109,7 +123,7 @@ class MatchObjective(nn.Module):
             # the MSS distance of silence: log1p(|STFT(0)| / a) = 0
             self.silence = sum(torch.linalg.vector_norm(s, dim=-1) for s in self.target_spectra)
             self.target_env = envelope_db(targets)
-            self.attack_weight = ATTACK_WEIGHT
+            self.attack_weight = ATTACK_WEIGHT if attack_weight is None else attack_weight
             if self.attack_weight:
                 m = min(int(ATTACK_S * sample_rate), n)
                 window = torch.ones(m, dtype=torch.float64)

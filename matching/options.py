@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, List, Union
+from typing import Any, List, Optional, Union
 
 import torch
 
@@ -90,6 +90,10 @@ class MatchOptions:
                       metavar="LR")
     scrapl_weight: float = _option(0.5, "weight of the SCRAPL term of the refinement objective",
                                   metavar="W")
+    attack_weight: Optional[float] = _option(
+        None, "weight of the objective's attack term (the spectrum of the first 30 ms); "
+              "default: 1 for tr808, whose tone knobs act mostly there, 0 for other synths",
+        metavar="W")
     grid_size: int = _option(125, "most points of the exhaustive coarse search of the chosen "
                                   "voice when it has few parameters (1-3 at 125: one 25 "
                                   "steps, two 11 x 11, three 5^3); 0: none",
@@ -123,8 +127,10 @@ class MatchOptions:
         check_count("seed", self.seed, 0)
         if self.seed >= SEED_LIMIT:
             raise ValueError(f"seed must be below {SEED_LIMIT}, got {self.seed}")
-        for name in ("lr", "scrapl_weight"):
+        for name in ("lr", "scrapl_weight", "attack_weight"):
             value = getattr(self, name)
+            if name == "attack_weight" and value is None:
+                continue
             low_ok = value > 0 if name == "lr" else value >= 0
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not math.isfinite(value) or not low_ok:

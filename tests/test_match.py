@@ -132,13 +132,36 @@ def test_refinement_keeps_the_visited_preset_of_lowest_score_not_of_lowest_loss(
     ("steps", -1, "steps must be an integer >= 0"),
     ("n_starts", 0, "n_starts must be an integer >= 1"),
     ("candidates", 2.5, "candidates must be an integer >= 0"),
-    ("detect_steps", True, "detect_steps must be an integer >= 0")])
+    ("detect_steps", True, "detect_steps must be an integer >= 0"),
+    ("attack_weight", -1.0, "attack_weight must be a finite number >= 0")])
 def test_match_options_are_checked(option, value, message):
     audio = torch.zeros(4410)
     audio[0] = 1.0
     with pytest.raises(ValueError, match=message):
         match_preset(audio, "tr808", voice="RS", sample_rate=44100, progress=False,
                      **{option: value})
+
+
+def test_the_attack_term_is_the_tr808_default_only():
+    """The objective's attack term reads the tr808's tone knobs; on ddsp808 it made the
+    matches of examples/sounds worse, so other synths match without it unless asked."""
+    from matching.engine import Matcher
+    from matching.objective import ATTACK_WEIGHT
+    assert ATTACK_WEIGHT > 0
+    assert Matcher("tr808", ["BD"]).attack_weight == ATTACK_WEIGHT
+    assert Matcher("ddsp808", [None]).attack_weight == 0.0
+    assert Matcher("ddsp808", [None], MatchOptions(attack_weight=0.5)).attack_weight == 0.5
+    assert Matcher("tr808", ["BD"], MatchOptions(attack_weight=0.0)).attack_weight == 0.0
+    # and the match uses it: the default ddsp808 match is the one without the term
+    sound = str(Path(__file__).resolve().parents[1] / "examples" / "sounds" / "tom.wav")
+    opts = dict(candidates=8, steps=4, progress=False, jtfs_distance=False)
+    default = match_preset(sound, "ddsp808", **opts)
+    without = match_preset(sound, "ddsp808", attack_weight=0.0, **opts)
+    with_term = match_preset(sound, "ddsp808", attack_weight=1.0, **opts)
+    assert default.preset.params == without.preset.params
+    assert default.report["voices"] == without.report["voices"]          # the search's score
+    assert default.preset.params != with_term.preset.params
+    assert default.report["voices"] != with_term.report["voices"]
 
 
 def test_plot_match_writes_a_png(tmp_path):
