@@ -49,7 +49,7 @@ import torch  # noqa: E402
 import synths  # noqa: E402
 from matching.match import match_preset  # noqa: E402
 from matching.models import load_pretrained  # noqa: E402
-from matching.objective import MatchObjective, attack_weight_for, match_distances  # noqa: E402
+from matching.objective import MatchObjective, match_distances, objective_weights  # noqa: E402
 
 SEED = 4242
 
@@ -128,7 +128,7 @@ def section_external(args) -> dict:
             r = match_preset(str(path), synth, progress=False, **args.opts)
             s = synths.get(synth, voice=r.preset.voice, duration=r.report["duration_s"], seed=0)
             objective = MatchObjective(r.target, r.sample_rate,   # the match's objective
-                                       attack_weight=attack_weight_for(synth))
+                                       attack_weight=objective_weights(synth)[0])
             gen = torch.Generator().manual_seed(SEED + 2)
             theta = torch.rand(args.random, s.n_params, generator=gen)
             with torch.no_grad():

@@ -17,10 +17,13 @@
    voice wins, and gets the rest of ``candidates`` random presets and, when it has few
    parameters (1-3 for ``grid_size`` 125), an exhaustive coarse grid (:func:`coarse_grid`).
 3. **Refinement** (``refine``): Adam on the logits of the normalized parameters, through the
-   synth, from the ``n_starts`` best candidates of each sound, on the log-spectral,
-   envelope and attack objective plus a SCRAPL term (one random JTFS path per step for the
-   whole group).  Rows do not interact (each row's loss is against its own target), so a
-   group gives each sound what it would get alone.  The start with the best final score wins.
+   synth, from the ``n_starts`` best candidates of each sound, on the log-spectral and
+   envelope objective, with an attack term and a SCRAPL term (one random JTFS path per step
+   for the whole group) where the synth's defaults or the options have them
+   (:func:`~matching.objective.objective_weights`).  Rows do not interact (each row's loss
+   is against its own target), so a group gives each sound what it would get alone.  Each
+   start keeps the visited preset that scores best without the SCRAPL term; the start with
+   the best score wins.
 4. **Report**: distances of the match (log-mel, MSS, envelope, full JTFS) and of the
    baselines (default preset, best random preset), every voice's score.
 """
@@ -43,7 +46,7 @@ from synths.preset import Preset
 
 from .audio import fit_length
 from .models import load_pretrained
-from .objective import FFT_SIZES, MatchObjective, attack_weight_for, batch_distances
+from .objective import FFT_SIZES, MatchObjective, batch_distances, objective_weights
 from .options import DETECT_CANDIDATES, MatchOptions
 from .targets import Target
 
@@ -110,8 +113,10 @@ class Matcher:
         self.options.check()
         self.device = self.options.torch_device
         self.sample_rate = synths.synth_class(self.synth).default_sample_rate
-        #: the objective's attack-term weight (:func:`~matching.objective.attack_weight_for`)
-        self.attack_weight = attack_weight_for(self.synth, self.options.attack_weight)
+        #: the objective's attack-term and SCRAPL-term weights
+        #: (:func:`~matching.objective.objective_weights`)
+        self.attack_weight, self.scrapl_weight = objective_weights(
+            self.synth, self.options.attack_weight, self.options.scrapl_weight)
 
     def match(self, sounds: List[Sound]) -> List[SoundMatch]:
         """:func:`match_group` of ``sounds`` with this matcher."""
@@ -381,7 +386,7 @@ def _refine_chosen(matcher: Matcher, s: nn.Module, targets: torch.Tensor,
     per = min(opts.n_starts, chosen[0].theta.shape[0])
     starts = torch.cat([c.theta[:per] for c in chosen])
     index = torch.arange(m, device=dev).repeat_interleave(per)
-    objective = MatchObjective(targets, matcher.sample_rate, scrapl_weight=opts.scrapl_weight,
+    objective = MatchObjective(targets, matcher.sample_rate, scrapl_weight=matcher.scrapl_weight,
                                seed=opts.seed, attack_weight=matcher.attack_weight).to(dev)
     refined, scores = refine(s, objective.rows(index), starts, opts.steps, opts.lr,
                              matcher.refine_progress, f"refining {matcher.synth}:{chosen[0].voice}")

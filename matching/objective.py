@@ -36,7 +36,7 @@ from scrapl.mss import make_window, stft_magnitude
 from .audio_loss import JTFS_RATE, AudioLoss, jtfs_config
 
 __all__ = ["MatchObjective", "Distances", "match_distances", "batch_distances",
-           "envelope_db", "jtfs_config", "JTFS_RATE", "FFT_SIZES", "HOP_SIZES"]
+           "objective_weights", "envelope_db", "jtfs_config", "JTFS_RATE", "FFT_SIZES", "HOP_SIZES"]
 
 #: the STFT scales of the objective's log-spectral term
 FFT_SIZES, HOP_SIZES = (256, 1024, 4096), (64, 256, 1024)
@@ -54,10 +54,17 @@ SPECTRAL_FLOOR_DB: Optional[float] = 40.0   # None: plain log1p(|X|) (before iss
 #: click refitted) the knob readings of the real TR-808 recordings went from 0.98 to 0.82
 #: dial steps cross-validated (benchmarks/RESULTS.md, session 23).
 ATTACK_WEIGHT: float = 1.0
-#: synths whose objective has the attack term by default (:func:`attack_weight_for`): on
+#: synths whose objective has the attack term by default (:func:`objective_weights`): on
 #: ddsp808 it made the matches of examples/sounds worse on 4-5 of 5 distances (tom log-mel
 #: 0.74 -> 5.3, benchmarks/RESULTS.md, session 26)
 ATTACK_TERM_SYNTHS = frozenset({"tr808"})
+#: the refinement's SCRAPL-term weight (:func:`objective_weights`)
+SCRAPL_WEIGHT: float = 0.5
+#: synths whose refinement has no SCRAPL term by default: on the real TR-808 recordings one
+#: path turned the refinement's gradient the wrong way more often (right for 0.87 of
+#: (start, knob) pairs against 0.92 without it), the full fit read 0.59 dial steps off
+#: against 0.51, cross-validated 0.76 against 0.77 (benchmarks/RESULTS.md, session 26)
+NO_SCRAPL_TERM_SYNTHS = frozenset({"tr808"})
 #: the attack term's window (s): flat from the start (targets are onset-aligned), tapered
 #: by a half Hann window over its second half
 ATTACK_S = 0.03
@@ -67,12 +74,16 @@ ATTACK_S = 0.03
 ATTACK_FLOOR_DB = 50.0
 
 
-def attack_weight_for(synth: str, weight: Optional[float] = None) -> float:
-    """The attack term's weight for a match with ``synth``: ``weight`` when given, else
-    :data:`ATTACK_WEIGHT` for the synths in :data:`ATTACK_TERM_SYNTHS` and 0 for others."""
-    if weight is not None:
-        return float(weight)
-    return ATTACK_WEIGHT if synth in ATTACK_TERM_SYNTHS else 0.0
+def objective_weights(synth: str, attack_weight: Optional[float] = None,
+                      scrapl_weight: Optional[float] = None) -> Tuple[float, float]:
+    """``(attack_weight, scrapl_weight)`` of a match with ``synth``: each as given, or by
+    default :data:`ATTACK_WEIGHT` for the synths in :data:`ATTACK_TERM_SYNTHS` (0 for others)
+    and :data:`SCRAPL_WEIGHT` except for the synths in :data:`NO_SCRAPL_TERM_SYNTHS` (0)."""
+    if attack_weight is None:
+        attack_weight = ATTACK_WEIGHT if synth in ATTACK_TERM_SYNTHS else 0.0
+    if scrapl_weight is None:
+        scrapl_weight = 0.0 if synth in NO_SCRAPL_TERM_SYNTHS else SCRAPL_WEIGHT
+    return float(attack_weight), float(scrapl_weight)
 
 
 def envelope_db(x: torch.Tensor, frame: int = 512, hop: int = 256, floor_db: float = -80.0

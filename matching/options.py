@@ -88,8 +88,9 @@ class MatchOptions:
                         metavar="N")
     lr: float = _option(0.1, "refinement learning rate (Adam on the parameters' logits)",
                       metavar="LR")
-    scrapl_weight: float = _option(0.5, "weight of the SCRAPL term of the refinement objective",
-                                  metavar="W")
+    scrapl_weight: Optional[float] = _option(
+        None, "weight of the SCRAPL term of the refinement objective; default: 0 for tr808 "
+              "(its knobs read better without it), 0.5 for other synths", metavar="W")
     attack_weight: Optional[float] = _option(
         None, "weight of the objective's attack term (the spectrum of the first 30 ms); "
               "default: 1 for tr808, whose tone knobs act mostly there, 0 for other synths",
@@ -129,7 +130,7 @@ class MatchOptions:
             raise ValueError(f"seed must be below {SEED_LIMIT}, got {self.seed}")
         for name in ("lr", "scrapl_weight", "attack_weight"):
             value = getattr(self, name)
-            if name == "attack_weight" and value is None:
+            if name != "lr" and value is None:          # the synth's default
                 continue
             low_ok = value > 0 if name == "lr" else value >= 0
             if isinstance(value, bool) or not isinstance(value, (int, float)) \

@@ -142,16 +142,19 @@ def test_match_options_are_checked(option, value, message):
                      **{option: value})
 
 
-def test_the_attack_term_is_the_tr808_default_only():
+def test_the_objective_terms_default_per_synth():
     """The objective's attack term reads the tr808's tone knobs; on ddsp808 it made the
-    matches of examples/sounds worse, so other synths match without it unless asked."""
+    matches of examples/sounds worse, so other synths match without it unless asked.  The
+    SCRAPL term read the real TR-808 recordings worse, so tr808 refines without it."""
     from matching.engine import Matcher
-    from matching.objective import ATTACK_WEIGHT
-    assert ATTACK_WEIGHT > 0
-    assert Matcher("tr808", ["BD"]).attack_weight == ATTACK_WEIGHT
-    assert Matcher("ddsp808", [None]).attack_weight == 0.0
-    assert Matcher("ddsp808", [None], MatchOptions(attack_weight=0.5)).attack_weight == 0.5
-    assert Matcher("tr808", ["BD"], MatchOptions(attack_weight=0.0)).attack_weight == 0.0
+    from matching.objective import ATTACK_WEIGHT, SCRAPL_WEIGHT
+    assert ATTACK_WEIGHT > 0 and SCRAPL_WEIGHT > 0
+    weights = lambda synth, voice, **o: (lambda m: (m.attack_weight, m.scrapl_weight))(
+        Matcher(synth, [voice], MatchOptions(**o)))
+    assert weights("tr808", "BD") == (ATTACK_WEIGHT, 0.0)
+    assert weights("ddsp808", None) == (0.0, SCRAPL_WEIGHT)
+    assert weights("ddsp808", None, attack_weight=0.5, scrapl_weight=0.0) == (0.5, 0.0)
+    assert weights("tr808", "BD", attack_weight=0.0, scrapl_weight=0.25) == (0.0, 0.25)
     # and the match uses it: the default ddsp808 match is the one without the term
     sound = str(Path(__file__).resolve().parents[1] / "examples" / "sounds" / "tom.wav")
     opts = dict(candidates=8, steps=4, progress=False, jtfs_distance=False)
@@ -162,6 +165,14 @@ def test_the_attack_term_is_the_tr808_default_only():
     assert default.report["voices"] == without.report["voices"]          # the search's score
     assert default.preset.params != with_term.preset.params
     assert default.report["voices"] != with_term.report["voices"]
+    # the tr808 refines without the SCRAPL term
+    kick = str(Path(__file__).resolve().parents[1] / "examples" / "sounds" / "kick.wav")
+    opts.update(steps=20, grid_size=0)
+    default = match_preset(kick, "tr808", voice="BD", **opts)
+    assert default.preset.params == match_preset(kick, "tr808", voice="BD", scrapl_weight=0.0,
+                                                 **opts).preset.params
+    assert default.preset.params != match_preset(kick, "tr808", voice="BD", scrapl_weight=0.5,
+                                                 **opts).preset.params
 
 
 def test_plot_match_writes_a_png(tmp_path):
