@@ -378,7 +378,8 @@ def _grid_candidates(matcher: Matcher, modules: Dict[str, nn.Module],
 def _refine_chosen(matcher: Matcher, s: nn.Module, targets: torch.Tensor,
                    chosen: List[_VoiceSearch]) -> torch.Tensor:
     """The final refinement of the sounds that chose one voice: the ``n_starts`` best
-    candidates of each, on the objective with its SCRAPL term.  Each start keeps the preset
+    candidates of each, on the objective with its SCRAPL term (if the matcher's
+    ``scrapl_weight`` is not 0).  Each start keeps the preset
     it visited that scores best without the SCRAPL term (:meth:`MatchObjective.scored`), and
     the start whose preset scores best wins.  Returns (len(chosen), n_params)."""
     opts, dev = matcher.options, matcher.device

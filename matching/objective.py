@@ -62,8 +62,8 @@ ATTACK_TERM_SYNTHS = frozenset({"tr808"})
 SCRAPL_WEIGHT: float = 0.5
 #: synths whose refinement has no SCRAPL term by default: on the real TR-808 recordings one
 #: path turned the refinement's gradient the wrong way more often (right for 0.87 of
-#: (start, knob) pairs against 0.92 without it), the full fit read 0.59 dial steps off
-#: against 0.51, cross-validated 0.76 against 0.77 (benchmarks/RESULTS.md, session 26)
+#: (start, knob) pairs with it, 0.92 without), and the knobs read 0.59 dial steps off with it,
+#: 0.51 without (cross-validated 0.76 and 0.77: a wash; benchmarks/RESULTS.md, session 26)
 NO_SCRAPL_TERM_SYNTHS = frozenset({"tr808"})
 #: the attack term's window (s): flat from the start (targets are onset-aligned), tapered
 #: by a half Hann window over its second half

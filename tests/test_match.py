@@ -155,7 +155,7 @@ def test_the_objective_terms_default_per_synth():
     assert weights("ddsp808", None) == (0.0, SCRAPL_WEIGHT)
     assert weights("ddsp808", None, attack_weight=0.5, scrapl_weight=0.0) == (0.5, 0.0)
     assert weights("tr808", "BD", attack_weight=0.0, scrapl_weight=0.25) == (0.0, 0.25)
-    # and the match uses it: the default ddsp808 match is the one without the term
+    # and the match uses them: the default ddsp808 match is the one without the attack term
     sound = str(Path(__file__).resolve().parents[1] / "examples" / "sounds" / "tom.wav")
     opts = dict(candidates=8, steps=4, progress=False, jtfs_distance=False)
     default = match_preset(sound, "ddsp808", **opts)
