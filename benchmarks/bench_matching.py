@@ -128,7 +128,7 @@ def section_external(args) -> dict:
             r = match_preset(str(path), synth, progress=False, **args.opts)
             s = synths.get(synth, voice=r.preset.voice, duration=r.report["duration_s"], seed=0)
             objective = MatchObjective(r.target, r.sample_rate,   # the match's objective
-                                       attack_weight=objective_weights(synth)[0])
+                                       attack_weight=objective_weights(synth, args.opts.get("attack_weight"))[0])
             gen = torch.Generator().manual_seed(SEED + 2)
             theta = torch.rand(args.random, s.n_params, generator=gen)
             with torch.no_grad():

@@ -57,7 +57,7 @@ import synths  # noqa: E402
 from matching.acoustics import voice_features  # noqa: E402
 from matching.match import match_preset  # noqa: E402
 import matching.objective as match_objective  # noqa: E402
-from matching.objective import match_distances  # noqa: E402
+from matching.objective import match_distances, objective_weights  # noqa: E402
 from matching.tr808_recordings import Recording, select_recordings  # noqa: E402
 
 FEATURES = ("peak_db", "f0_hz", "glide", "t60_s", "drop40_s", "centroid_hz", "attack_centroid_hz",
@@ -82,7 +82,8 @@ def render_at(recording: Recording, n_samples: int, calibration: Any = None) -> 
         return synth.render(params, batch_size=1, dtype=torch.float64)[0, 0].numpy()
 
 
-#: options passed on to every ``match_preset`` call (``--scrapl-weight``); empty: its defaults
+#: options passed on to every ``match_preset`` call (``--scrapl-weight``, ``--attack-weight``);
+#: empty: its defaults
 MATCH_OPTIONS: dict[str, Any] = {}
 
 
@@ -283,14 +284,14 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="the match objective's log-spectral floor in dB below the target's peak "
                              "(matching.objective.SPECTRAL_FLOOR_DB; 'none': plain log1p, as before issue 14)")
     parser.add_argument("--attack-weight", type=float, default=None,
-                        help="the match objective's attack-term weight (matching.objective.ATTACK_WEIGHT)")
+                        help="match_preset's attack_weight (the objective's attack term; default: its default)")
     parser.add_argument("--scrapl-weight", type=float, default=None,
                         help="match_preset's scrapl_weight (the refinement's SCRAPL term; default: its default)")
     args = parser.parse_args(argv)
     if args.scrapl_weight is not None:
         MATCH_OPTIONS["scrapl_weight"] = args.scrapl_weight
     if args.attack_weight is not None:
-        match_objective.ATTACK_WEIGHT = args.attack_weight
+        MATCH_OPTIONS["attack_weight"] = args.attack_weight
     if args.spectral_floor_db is not None:
         match_objective.SPECTRAL_FLOOR_DB = (None if args.spectral_floor_db.lower() == "none"
                                                 else float(args.spectral_floor_db))
@@ -306,8 +307,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     detect = not args.no_detect
     print(f"{len(recordings)} recordings from {args.recordings}; calibration "
           f"{getattr(calibration, 'name', None) or 'default'}; objective spectral floor "
-          f"{match_objective.SPECTRAL_FLOOR_DB} dB, attack weight {match_objective.ATTACK_WEIGHT}; "
-          f"match options {MATCH_OPTIONS or 'defaults'}; "
+          f"{match_objective.SPECTRAL_FLOOR_DB} dB; match options {MATCH_OPTIONS or 'defaults'} "
+          f"(attack and SCRAPL weights {objective_weights('tr808', MATCH_OPTIONS.get('attack_weight'), MATCH_OPTIONS.get('scrapl_weight'))}); "
           f"torch {torch.__version__}")
     with _quiet_threads():
         started = time.perf_counter()
