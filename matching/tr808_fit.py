@@ -685,6 +685,30 @@ CY_TONE_CONSTANTS: list[Constant] = [
     Constant("metal.cymbal_bright_t60_s", 0.01, 2.0), *_law_constants("metal.cymbal_low_t60_s", 0.2, 30.0)]
 
 
+def shunt_taper_curve(series_ohm: float, pot_ohm: float) -> float:
+    """The :class:`KnobLaw` ``curve`` of a signal path that a linear pot's grounded wiper
+    shunts: the path enters a node through ``series_ohm`` and leaves it through another
+    ``series_ohm`` into the mixer's virtual ground, and the pot's track from the node to
+    the wiper, ``(1 - u) pot_ohm``, shunts the node to ground.  The path's gain
+    ``1 / (2 + series / R)`` falls to 0 as ``R -> 0``, mostly near that end; the curve puts the
+    law's mid-rotation value where the divider's is (a fraction ``f`` of the whole change,
+    ``1 / (exp(curve / 2) + 1) = f``)."""
+    def gain(r: float) -> float:
+        return 1.0 / (2.0 + series_ohm / r)
+    f = 1.0 - gain(pot_ohm / 2) / gain(pot_ohm)
+    return 2.0 * math.log(1.0 / f - 1.0)
+
+
+#: The prior taper of the cymbal TONE pot's ring laws (the high-band fade and the ring's
+#: level), from the circuit, not from the recordings: a linear 20 kOhm pot whose grounded
+#: wiper shunts the ring's path, fed and summed through 22 kOhm each (VR-1 with R112/R119
+#: on the minisystem/880 TR-808 clone, TR-808-Clone.net).  Curve 2.07: 26 % of the change
+#: by mid-rotation, the rest near the end that the recordings at any two positions show is
+#: the ring's quieter one (tone 10).  With a linear prior (curve 0), as before, the fold
+#: without position 5 read the tone-5 recordings at 1.4-2.4 (bench_real808 --cv, RESULTS.md).
+CY_TONE_RING_CURVE = shunt_taper_curve(22e3, 20e3)
+
+
 def _fit_envelopes(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
     constants = ENVELOPE_CONSTANTS[group.voice]
     if group.voice == "CY":
@@ -695,12 +719,12 @@ def _fit_envelopes(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
         cal = with_constants(cal, "metal", cymbal_high_tail_mix=m.cymbal_high_tail_mix or 0.3,
                              cymbal_top_mix=m.cymbal_top_mix or 1.0,
                              cymbal_high_fixed_mix=m.cymbal_high_fixed_mix or 0.5,
-                             cymbal_tone_high_mix=KnobLaw(0.3, 0.7) if not m.cymbal_top_mix else m.cymbal_tone_high_mix)
+                             cymbal_tone_high_mix=KnobLaw(0.3, 0.7, CY_TONE_RING_CURVE) if not m.cymbal_top_mix else m.cymbal_tone_high_mix)
     items = [(rec.knobs, audio) for rec, audio in group.items]
     cal = fit_constants(cal, items, constants, lambda c, knobs, n: render(group.voice, c, knobs, n),
                         log=log, label=group.voice)
     if group.voice == "CY":  # the tone pot's ring level and bright burst, on the refined bands
-        cal = with_constants(cal, "metal", cymbal_body_gain=KnobLaw(1.0, 0.5, 2.0, exponent=0.0),
+        cal = with_constants(cal, "metal", cymbal_body_gain=KnobLaw(1.0, 0.5, CY_TONE_RING_CURVE, exponent=0.0),
                              cymbal_bright_gain=KnobLaw(0.2, 0.6))
         cal = fit_constants(cal, items, CY_TONE_CONSTANTS, lambda c, knobs, n: render("CY", c, knobs, n),
                             log=log, label="CY tone")

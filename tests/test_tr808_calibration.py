@@ -302,3 +302,26 @@ def test_cymbal_falls_steadily_then_cuts_off_as_the_unit_does(name):
     target, model = _target_and_model(name)
     gap = float((envelope_db(model) - envelope_db(target)).abs().mean())
     assert gap < 1.6, f"{name}: the model's envelope is {gap:.2f} dB from the unit's on average"
+
+
+def test_the_cymbal_tone_prior_is_the_shunt_divider_of_the_circuit():
+    """The prior taper of the cymbal TONE pot's ring laws puts the law's mid-rotation value
+    where the circuit's is: nodal analysis of the ring's path (fed through 22 kOhm, summed
+    through 22 kOhm into a virtual ground, the node shunted by the linear 20 kOhm pot's track
+    between it and its grounded wiper), solved here as a linear system."""
+    from matching.tr808_fit import CY_TONE_RING_CURVE, shunt_taper_curve
+
+    def path_gain(u: float, series: float = 22e3, pot: float = 20e3) -> float:
+        shunt = max((1.0 - u) * pot, 1e-9)         # the track from the node to the wiper
+        # one node (x): (1 - x) / series = x / shunt + x / series; the mixer's input x / series
+        g = np.array([[1.0 / series + 1.0 / shunt + 1.0 / series]])
+        x = np.linalg.solve(g, np.array([1.0 / series]))[0]
+        return x / series
+
+    law = KnobLaw(path_gain(0.0), path_gain(1.0), CY_TONE_RING_CURVE)
+    assert law.value(5.0) == pytest.approx(path_gain(0.5), rel=1e-9)
+    assert path_gain(1.0) == pytest.approx(0.0, abs=1e-12)
+    # the divider moves mostly near the shunted end: a slow-then-fast taper, 26 % by mid-rotation
+    assert 2.0 < CY_TONE_RING_CURVE < 2.2
+    # a larger pot shunts weakly over more of its track: the change comes later still
+    assert shunt_taper_curve(22e3, 200e3) > shunt_taper_curve(22e3, 20e3)
