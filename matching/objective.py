@@ -9,7 +9,8 @@ per candidate (each row against its own target):
   depth at every scale and level), divided by its value for silence, so 1 means "no better
   than silence" whatever the target's level;
 * an envelope term: mean absolute difference of the frame RMS levels in dB (floored at
-  -80 dB), divided by 20 dB, which is what pins down decays;
+  -80 dB) in two bands, below and above :data:`ENVELOPE_SPLIT_HZ`, divided by 20 dB, which
+  is what pins down decays (a drum's tonal body and its noise, each in its band);
 * an attack term (weight :data:`ATTACK_WEIGHT`): the L2 distance of ``log1p(|X| / a)`` of
   the first :data:`ATTACK_S` seconds (one FFT, ``a`` :data:`ATTACK_FLOOR_DB` below the
   target's loudest bin), divided by its value for silence.  The STFT terms weigh a drum's
@@ -36,7 +37,7 @@ from scrapl.mss import make_window, stft_magnitude
 from .audio_loss import JTFS_RATE, AudioLoss, jtfs_config
 
 __all__ = ["MatchObjective", "Distances", "match_distances", "batch_distances",
-           "objective_weights", "envelope_db", "jtfs_config", "JTFS_RATE", "FFT_SIZES", "HOP_SIZES"]
+           "objective_weights", "envelope_db", "band_envelopes_db", "jtfs_config", "JTFS_RATE", "FFT_SIZES", "HOP_SIZES"]
 
 #: the STFT scales of the objective's log-spectral term
 FFT_SIZES, HOP_SIZES = (256, 1024, 4096), (64, 256, 1024)
@@ -72,6 +73,12 @@ ATTACK_S = 0.03
 #: loudest attack bin (dB): the BD click at tone 0-5 lies 45-70 dB below the body's peak;
 #: 60 read the toms' tuning worse (the recordings' hiss), 40 the BD tone (RESULTS.md)
 ATTACK_FLOOR_DB = 50.0
+#: the envelope term's two bands meet here (Hz); None: one broadband envelope (before
+#: session 27).  With one envelope, a snare's noise (above 1.2 kHz) and its resonators
+#: (172 and 340 Hz) are summed: where the noise is loud, a mismatch of the noise's decay
+#: moved the reading of the TONE knob, whose resonators decay at different rates
+#: (benchmarks/RESULTS.md, session 27).
+ENVELOPE_SPLIT_HZ: Optional[float] = 1000.0
 
 
 def objective_weights(synth: str, attack_weight: Optional[float] = None,
@@ -93,6 +100,27 @@ def envelope_db(x: torch.Tensor, frame: int = 512, hop: int = 256, floor_db: flo
     frames = x.unfold(-1, frame, hop)
     rms = frames.square().mean(dim=-1).clamp_min(10 ** (floor_db / 10)).sqrt()
     return 20 * torch.log10(rms)
+
+
+def band_envelopes_db(x: torch.Tensor, sample_rate: int, split_hz: float, frame: int = 512,
+                      hop: int = 256, floor_db: float = -80.0,
+                      window: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Frame RMS levels in dB below and above ``split_hz`` (Hz), (batch, 2 * frames): the
+    two bands' :func:`envelope_db` one after the other, from a Hann-windowed STFT with the
+    same frames (``frame`` samples every ``hop``, zero-padded by ``frame // 2``); by Parseval
+    the two bands' mean squares add up to the frame's (``window``: a periodic Hann window
+    of ``frame`` samples, made if not given)."""
+    if window is None:
+        window = make_window("hann", frame, dtype=x.dtype, device=x.device)
+    spec = torch.stft(x, frame, hop, window=window, center=True, pad_mode="constant",
+                      return_complex=True)
+    power = spec.real.square() + spec.imag.square()             # (batch, bins, frames)
+    weight = torch.full((power.shape[1], 1), 2.0, dtype=power.dtype, device=power.device)
+    weight[0] = weight[-1] = 1.0                                 # DC and Nyquist: once
+    power = power * weight / (frame * window.square().sum())
+    k = int(round(split_hz * frame / sample_rate))
+    bands = torch.cat([power[:, :k].sum(dim=1), power[:, k:].sum(dim=1)], dim=-1)
+    return 10 * torch.log10(bands.clamp_min(10 ** (floor_db / 10)))
 
 
 class MatchObjective(nn.Module):
@@ -119,6 +147,10 @@ class MatchObjective(nn.Module):
                              f"{max(FFT_SIZES) // 2} needed)")
         self.sample_rate = sample_rate
         self.envelope_weight = envelope_weight
+        #: the envelope term's split (Hz; None: broadband), :data:`ENVELOPE_SPLIT_HZ`
+        self.envelope_split_hz = ENVELOPE_SPLIT_HZ
+        self.register_buffer("envelope_window", make_window("hann", 512).to(targets.device),
+                             persistent=False)
         self.scrapl_weight = scrapl_weight
         for k, size in enumerate(FFT_SIZES):
             self.register_buffer(f"window_{k}", make_window("hann", size).to(targets.device),
@@ -133,7 +165,7 @@ class MatchObjective(nn.Module):
             self.target_spectra = self._compressed(magnitudes, self.spectral_floor)
             # the MSS distance of silence: log1p(|STFT(0)| / a) = 0
             self.silence = sum(torch.linalg.vector_norm(s, dim=-1) for s in self.target_spectra)
-            self.target_env = envelope_db(targets)
+            self.target_env = self._envelope(targets)
             self.attack_weight = ATTACK_WEIGHT if attack_weight is None else attack_weight
             if self.attack_weight:
                 m = min(int(ATTACK_S * sample_rate), n)
@@ -165,6 +197,14 @@ class MatchObjective(nn.Module):
         """``|STFT|`` per scale, flattened: [(rows, bins * frames)]."""
         return [stft_magnitude(x, size, hop, getattr(self, f"window_{k}")).flatten(1)
                 for k, (size, hop) in enumerate(zip(FFT_SIZES, HOP_SIZES))]
+
+    def _envelope(self, x: torch.Tensor) -> torch.Tensor:
+        """The envelope term's frame levels (dB) of x (rows, n): (rows, frames) broadband or
+        (rows, 2 * frames) in two bands (:func:`band_envelopes_db`)."""
+        if self.envelope_split_hz is None:
+            return envelope_db(x)
+        return band_envelopes_db(x, self.sample_rate, self.envelope_split_hz,
+                                 window=self.envelope_window)
 
     def _attack_magnitude(self, x: torch.Tensor) -> torch.Tensor:
         """(rows, bins): |rfft| of the first :data:`ATTACK_S` seconds of x (rows, n), the
@@ -200,7 +240,7 @@ class MatchObjective(nn.Module):
         loss = sum(torch.linalg.vector_norm(t[index] - s, dim=-1)
                    for s, t in zip(spectra, self.target_spectra)) / self.silence[index]
         if self.envelope_weight:
-            env = (envelope_db(x) - self.target_env[index]).abs().mean(dim=-1) / 20.0
+            env = (self._envelope(x) - self.target_env[index]).abs().mean(dim=-1) / 20.0
             loss = loss + self.envelope_weight * env
         if self.attack_weight:
             loss = loss + self.attack_weight * self._attack_term(self._attack_magnitude(x), index)
@@ -234,7 +274,7 @@ class MatchObjective(nn.Module):
             for k in range(self.targets.shape[0])])
         loss = loss / self.silence[:, None]
         if self.envelope_weight:
-            env = envelope_db(x)
+            env = self._envelope(x)
             env = torch.cdist(self.target_env, env, p=1) / env.shape[-1] / 20.0
             loss = loss + self.envelope_weight * env
         if self.attack_weight:

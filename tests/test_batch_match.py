@@ -43,6 +43,21 @@ def folder(tmp_path_factory):
     return d
 
 
+def _band_envelopes(x, rate, frame=512, hop=256):
+    """The envelope term's frame levels by definition: each zero-padded frame (as
+    envelope_db frames it) Hann-windowed, its one-sided power spectrum split at
+    ENVELOPE_SPLIT_HZ, each band's mean square (Parseval) in dB, floored at -80: (rows, 2 * frames)."""
+    from matching.objective import ENVELOPE_SPLIT_HZ
+    frames = torch.nn.functional.pad(x, (frame // 2, frame // 2)).unfold(-1, frame, hop)
+    window = torch.hann_window(frame, periodic=True)
+    power = torch.fft.rfft(frames * window).abs().square()        # (rows, frames, bins)
+    power[..., 1:-1] *= 2.0
+    power = power / (frame * window.square().sum())
+    k = int(round(ENVELOPE_SPLIT_HZ * frame / rate))
+    bands = torch.cat([power[..., :k].sum(-1), power[..., k:].sum(-1)], dim=-1)
+    return 10 * torch.log10(bands.clamp_min(1e-8))
+
+
 def _reference_objective(x, target, rate):
     """MatchObjective's definition without SCRAPL, from scrapl.mss.MSSLoss: (rows,)."""
     from matching.objective import SPECTRAL_FLOOR_DB
@@ -55,7 +70,7 @@ def _reference_objective(x, target, rate):
         a = stft_magnitude(target.reshape(1, -1), size, hop, make_window("hann", size)).max() * 10 ** (-SPECTRAL_FLOOR_DB / 20)
         distance = distance + mss(x.unsqueeze(1) / a, t / a)
         silence = silence + mss(torch.zeros_like(t[:1]), t[:1] / a)
-    env = (envelope_db(x) - envelope_db(target.reshape(1, -1))).abs().mean(dim=-1) / 20.0
+    env = (_band_envelopes(x, rate) - _band_envelopes(target.reshape(1, -1), rate)).abs().mean(dim=-1) / 20.0
     # the attack term: log1p(|FFT| / a) of the first ATTACK_S s (flat, then a half Hann
     # window), a ATTACK_FLOOR_DB below the target's peak bin, over the same of silence
     from matching.objective import ATTACK_FLOOR_DB, ATTACK_S, ATTACK_WEIGHT
