@@ -256,25 +256,33 @@ def test_fitting_script_fits_the_bass_drum_click_to_its_spectrum(tmp_path):
         assert rms < 3.0, f"{name}: the model's click spectrum is {rms:.1f} dB rms from the unit's"
 
 
+def _objective_reading(name: str, duration: float, knob: str, values: torch.Tensor,
+                       fixed: dict[str, float], levels: tuple[float, ...]) -> tuple[float, list[float]]:
+    """Where the match objective of recording ``name`` is lowest along ``knob`` (``values``),
+    the other knobs at ``fixed`` and the level at its best of ``levels``: (reading, the
+    objective per value)."""
+    from matching.objective import MatchObjective
+    from matching.targets import prepare_target
+    rec = _recording(name)
+    audio, rate = rec.audio()
+    synth = TR808(voice=rec.voice, duration=duration, seed=0)
+    target = prepare_target(torch.from_numpy(audio), rate, 44100, n_samples=synth.n_samples).audio
+    objective = MatchObjective(target, 44100)
+    best = []
+    for value in values.tolist():
+        params = [{**fixed, "level": level, knob: value} for level in levels]
+        with torch.no_grad():
+            rendered = torch.cat([synth.render(p, batch_size=1) for p in params]).reshape(len(params), -1)
+            best.append(float(objective(rendered).min()))
+    return float(values[int(np.argmin(best))]), best
+
+
 def test_the_match_objective_reads_the_bass_drum_tone_from_the_attack():
     """BD5000 (tone 5): along the tone knob (decay 0, the level at its best), the objective's
     minimum is at tone >= 2. The attack term decides: without it the click's few frames
     weigh nothing and the minimum is at tone 0 (``ATTACK_WEIGHT = 0``)."""
-    from matching.objective import MatchObjective
-    from matching.targets import prepare_target
-    rec = _recording("BD5000")
-    audio, rate = rec.audio()
-    synth = TR808(voice="BD", duration=0.5, seed=0)
-    target = prepare_target(torch.from_numpy(audio), rate, 44100, n_samples=synth.n_samples).audio
-    objective = MatchObjective(target, 44100)
-    tones = torch.linspace(0, 10, 21)
-    best = []
-    for tone in tones.tolist():
-        params = [{"level": level, "tone": tone, "decay": 0.0} for level in (8.0, 8.5, 9.0, 9.5, 10.0)]
-        with torch.no_grad():
-            rendered = torch.cat([synth.render(p, batch_size=1) for p in params]).reshape(len(params), -1)
-            best.append(float(objective(rendered).min()))
-    reading = float(tones[int(np.argmin(best))])
+    reading, best = _objective_reading("BD5000", 0.5, "tone", torch.linspace(0, 10, 21), {"decay": 0.0},
+                                       (8.0, 8.5, 9.0, 9.5, 10.0))
     assert 2.0 <= reading <= 8.0, f"BD5000 reads tone {reading:g} ({np.round(best, 4)})"
 
 
@@ -330,21 +338,9 @@ def test_the_cymbal_tone_prior_is_the_shunt_divider_of_the_circuit():
 def test_the_match_objective_reads_the_snare_tone_under_loud_noise():
     """SD5010 (tone 5, snappy 10): along the tone knob (the level at its best), the
     objective's minimum is within 1.5 of tone 5 with the envelope term in two bands. With one
-    broadband envelope (``ENVELOPE_SPLIT_HZ = None``) it is at tone 0: there the noise, which is louder than the
-    resonators and whose decay the model has ~2 dB off, decides through the envelope term."""
-    from matching.objective import MatchObjective
-    from matching.targets import prepare_target
-    rec = _recording("SD5010")
-    audio, rate = rec.audio()
-    synth = TR808(voice="SD", duration=0.4, seed=0)
-    target = prepare_target(torch.from_numpy(audio), rate, 44100, n_samples=synth.n_samples).audio
-    objective = MatchObjective(target, 44100)
-    tones = torch.linspace(0, 10, 11)
-    best = []
-    for tone in tones.tolist():
-        params = [{"level": level, "tone": tone, "snappy": 10.0} for level in (9.0, 9.5, 10.0)]
-        with torch.no_grad():
-            rendered = torch.cat([synth.render(p, batch_size=1) for p in params]).reshape(len(params), -1)
-            best.append(float(objective(rendered).min()))
-    reading = float(tones[int(np.argmin(best))])
+    broadband envelope (``ENVELOPE_SPLIT_HZ = None``) it is at tone 0: there the noise, which
+    is louder than the resonators and whose decay the model has ~2 dB off, decides through
+    the envelope term."""
+    reading, best = _objective_reading("SD5010", 0.4, "tone", torch.linspace(0, 10, 11), {"snappy": 10.0},
+                                       (9.0, 9.5, 10.0))
     assert abs(reading - 5.0) <= 1.5, f"SD5010 reads tone {reading:g} ({np.round(best, 4)})"
