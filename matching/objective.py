@@ -37,7 +37,8 @@ from scrapl.mss import make_window, stft_magnitude
 from .audio_loss import JTFS_RATE, AudioLoss, jtfs_config
 
 __all__ = ["MatchObjective", "Distances", "match_distances", "batch_distances",
-           "objective_weights", "envelope_db", "band_envelopes_db", "jtfs_config", "JTFS_RATE", "FFT_SIZES", "HOP_SIZES"]
+           "objective_weights", "envelope_db", "band_envelopes_db", "jtfs_config", "JTFS_RATE",
+           "FFT_SIZES", "HOP_SIZES"]
 
 #: the STFT scales of the objective's log-spectral term
 FFT_SIZES, HOP_SIZES = (256, 1024, 4096), (64, 256, 1024)

@@ -14,7 +14,8 @@ features of :mod:`matching.acoustics` are measured; then, voice by voice:
    per-position medians of step 1 by MAP least squares: the data (relative errors of 5 %)
    against a weak prior at the legacy constants (a factor e on values, 2 on the curve).
    With three positions the data decide; with two (cross-validation) the prior fills the
-   one direction the data leave open.
+   one direction the data leave open: the taper, which for the cymbal TONE pot's ring laws
+   comes from the circuit (:data:`CY_TONE_RING_CURVE`).
 3. **Constants without a knob** (glides, ring times, noise colours, output gains): pooled
    medians of the per-recording inversions.
 4. **Band envelopes.** Constants that act together, which no single feature isolates
@@ -704,8 +705,10 @@ def shunt_taper_curve(series_ohm: float, pot_ohm: float) -> float:
 #: wiper shunts the ring's path, fed and summed through 22 kOhm each (VR-1 with R112/R119
 #: on the minisystem/880 TR-808 clone, TR-808-Clone.net).  Curve 2.07: 26 % of the change
 #: by mid-rotation, the rest near the end that the recordings at any two positions show is
-#: the ring's quieter one (tone 10).  With a linear prior (curve 0), as before, the fold
-#: without position 5 read the tone-5 recordings at 1.4-2.4 (bench_real808 --cv, RESULTS.md).
+#: the ring's quieter one (tone 10).  With the earlier priors (the fade linear, the ring's
+#: level at curve 2) the fold without position 5 read the tone-5 recordings at 1.4-2.4 (now
+#: 3.0-4.1), and cross-validated CY.tone was 1.69 against 1.05 with the same matcher
+#: (bench_real808 --cv, RESULTS.md session 27).
 CY_TONE_RING_CURVE = shunt_taper_curve(22e3, 20e3)
 
 
