@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import itertools
 import math
 from typing import Any, Callable, Iterable, Optional, Sequence
 
@@ -238,10 +239,10 @@ CLICK_BANDS = slice(7, 15)
 CLICK_WINDOW_S = 0.02
 
 
-def click_spectrum_db(audio: np.ndarray) -> np.ndarray:
-    """The BD click's spectrum: half-octave band levels (dB) of the first 20 ms after the
-    onset in 453 Hz - 7.2 kHz, relative to the loudest 40-113 Hz band (the body's
-    fundamental) -> (8,). The window is flat from the onset (the click is its first ~2 ms,
+def click_spectrum_db(audio: np.ndarray, reference_hz: tuple[float, float] = (40.0, 113.2)) -> np.ndarray:
+    """An attack click's spectrum: half-octave band levels (dB) of the first 20 ms after the
+    onset in 453 Hz - 7.2 kHz -> (8,), relative to the loudest band within ``reference_hz`` (Hz; the body's fundamental, by
+    default the BD's 40-113 Hz). The window is flat from the onset (the click is its first ~2 ms,
     where a Hann window is ~0) and tapers over its second half (a rectangular cut leaks the
     body's 50 Hz into every band above 1 kHz, which buries the click at low tone)."""
     n = int(CLICK_WINDOW_S * RATE)
@@ -255,7 +256,9 @@ def click_spectrum_db(audio: np.ndarray) -> np.ndarray:
     edges = CLICK_BAND_EDGES_HZ
     levels = np.array([10 * np.log10(power[(freqs >= lo) & (freqs < hi)].sum() + 1e-30)
                        for lo, hi in zip(edges[:-1], edges[1:])])
-    return levels[CLICK_BANDS] - levels[:3].max()
+    lo, hi = edges[:-1], edges[1:]
+    reference = levels[(lo >= reference_hz[0] * 0.999) & (hi <= reference_hz[1] * 1.001)]
+    return levels[CLICK_BANDS] - reference.max()
 
 
 def band_t60_s(audio: np.ndarray, low: float, high: float) -> float:
@@ -477,6 +480,44 @@ def _fit_sd(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
     return with_constants(cal, "snare", snappy_noise_rms=law)
 
 
+#: the toms and congas whose click :func:`fit_pulse_click` fits (the others keep the prior's). The
+#: congas' click, fitted the same way (to 2.2-3.1 dB rms), made their log-mel distance at
+#: tuning 0 and 5 worse (HC00 2.00 -> 2.10: its low frequencies, which the unit's click
+#: lacks, reach below the fundamental) and their readings no better (cross-validated 0.59
+#: against 0.58 dial steps, full fit 0.51 against 0.45; benchmarks/RESULTS.md, session 28)
+#: The snare's, fitted at snappy 0 (to 4.0 dB rms), read its tone at 1.89 dial steps
+#: against 0.72 (cross-validated 1.67 against 0.84).
+TOM_CLICK_VOICES = ("LT", "MT", "HT")
+
+
+def fit_pulse_click(cal: Calibration, voice: str, items: Sequence[tuple[dict[str, float], np.ndarray]],
+                    reference_hz: tuple[float, float]) -> tuple[float, float, float]:
+    """The fixed attack click of a tom (``click_gain`` and ``click_cutoff_hz`` of
+    :class:`~synths.tr808_calibration.Tom`, shared by the recordings ``items``
+    ``[(knobs, audio)]``: no knob acts on them) that makes the model's
+    :func:`click_spectrum_db`, relative to the fundamental's bands ``reference_hz``, closest
+    to the recordings' (least squares, dB): a grid of gains x cutoffs, then refined
+    (Nelder-Mead in their logarithms, within 0.001-20 and 100 Hz - 20 kHz). Returns (gain,
+    cutoff Hz, rms error in dB)."""
+    n = int(CLICK_WINDOW_S * RATE)
+    targets = [(knobs, click_spectrum_db(audio, reference_hz)) for knobs, audio in items]
+    low, high = np.log([1e-3, 100.0]), np.log([20.0, 20000.0])
+
+    def error(p: np.ndarray) -> float:
+        gain, cutoff = np.exp(np.clip(p, low, high))
+        c = with_constants(cal, "toms", voice, click_gain=float(gain), click_cutoff_hz=float(cutoff))
+        return float(np.mean([np.mean((click_spectrum_db(render(voice, c, knobs, n), reference_hz) - target) ** 2)
+                              for knobs, target in targets]))
+
+    grid = [np.array(p) for p in itertools.product(np.log(np.geomspace(0.01, 10.0, 16)),
+                                                   np.log(np.geomspace(200.0, 20000.0, 16)))]
+    start = min(grid, key=error)
+    found = optimize.minimize(error, start, method="Nelder-Mead",
+                              options={"xatol": 1e-3, "fatol": 1e-4, "maxiter": 200})
+    gain, cutoff = np.exp(np.clip(found.x, low, high))
+    return float(gain), float(cutoff), math.sqrt(error(found.x))
+
+
 def _fit_tom(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
     voice, prior = group.voice, cal.toms[group.voice]
     band = acoustics.TONAL_BANDS_HZ[voice]
@@ -508,6 +549,12 @@ def _fit_tom(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
     log.points[f"{voice}.tuning"] = points
     cal = with_constants(cal, "toms", voice, tuning_hz=law)
 
+    click = ""
+    if voice in TOM_CLICK_VOICES:
+        gain, cutoff, click_error = fit_pulse_click(cal, voice, [(r.knobs, a) for r, a in group.items], band)
+        cal = with_constants(cal, "toms", voice, click_gain=gain, click_cutoff_hz=cutoff)
+        click = f", click {gain:.3g} at {cutoff:.0f} Hz (rms {click_error:.1f} dB)"
+
     def harmonic(rec: Recording, x: np.ndarray) -> float:  # 2nd harmonic vs fundamental band (dB)
         f = law.value(rec.knobs["tuning"])
         return (acoustics.band_energy_db(x, RATE, 1.7 * f, 2.3 * f, stop_s=0.15)
@@ -523,7 +570,7 @@ def _fit_tom(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
             cal, "toms", voice, noise_rms=g), r.knobs, len(a))), ntt(a), 1e-4, 1.0) for r, a in group.items]))
         cal = with_constants(cal, "toms", voice, noise_rms=noise)
     log(f"{voice} T60 {ring:.3f} s, glide depth {depth:.3f}, 2nd harmonic {h2:.3f}, "
-        f"noise RMS {cal.toms[voice].noise_rms:.4f}; "
+        f"noise RMS {cal.toms[voice].noise_rms:.4f}{click}; "
         f"tuning -> f0: measured {_pts(points)} Hz; law {_law(law)}")
     return cal
 

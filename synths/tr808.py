@@ -231,16 +231,21 @@ class TR808(Synth):
             torch.tensor([bd.glide_time_s], dtype=torch.float64))[0]))
         t60 = bd.decay_t60_s(params["decay"])
         body = sine * dsp.exp_decay(t, t60)
-        # Attack click: the ~1 ms trigger pulse through the tone stage's first-order low-pass,
-        # in closed form: (1 - e^{-wc min(t, w)}) e^{-wc max(t - w, 0)}. Only its first ~30 ms
-        # are computed (beyond that it is below 1e-20).
+        # attack click: the trigger pulse through the tone stage's low-pass
+        return self._with_click(body, bd.click_gain, bd.click_width_s, bd.tone_cutoff_hz(params["tone"]), like)
+
+    def _with_click(self, body: torch.Tensor, gain: float, width_s: float, cutoff_hz: torch.Tensor,
+                    like: torch.Tensor) -> torch.Tensor:
+        """``body`` (batch, n) plus an attack click: the trigger pulse (``width_s`` seconds,
+        height ``gain``) through a first-order low-pass at ``cutoff_hz`` (batch,), in closed
+        form: ``(1 - e^{-wc min(t, w)}) e^{-wc max(t - w, 0)}``. Only its first ~30 ms are
+        computed (beyond that it is below 1e-20)."""
         k = min(self.n_samples, int(math.ceil(0.03 * self.sample_rate)) + 1)
-        width = bd.click_width_s
-        rise = self._const(("bd_click_rise", k), like, lambda: torch.clamp(self._t64()[:k], max=width))
-        fall = self._const(("bd_click_fall", k), like, lambda: torch.clamp(self._t64()[:k] - width, min=0.0))
-        cutoff = bd.tone_cutoff_hz(params["tone"])
-        wc = (2 * math.pi * cutoff).unsqueeze(-1)
-        click = bd.click_gain * (-torch.expm1(-wc * rise)) * torch.exp(-wc * fall)
+        rise = self._const(("click_rise", k, width_s), like, lambda: torch.clamp(self._t64()[:k], max=width_s))
+        fall = self._const(("click_fall", k, width_s), like,
+                           lambda: torch.clamp(self._t64()[:k] - width_s, min=0.0))
+        wc = (2 * math.pi * cutoff_hz).unsqueeze(-1)
+        click = gain * (-torch.expm1(-wc * rise)) * torch.exp(-wc * fall)
         return torch.cat([body[:, :k] + click, body[:, k:]], dim=1)
 
     def _voice_SD(self, params: dict[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor:
@@ -283,7 +288,12 @@ class TR808(Synth):
         body = torch.sin((2 * math.pi) * freq * parts[0]) * parts[1]
         if tom.second_harmonic:
             body = body + (tom.second_harmonic / tom.body_gain) * body * body
-        return body + parts[2] if tom.noise_rms > 0 else body
+        if tom.noise_rms > 0:
+            body = body + parts[2]
+        if tom.click_gain:  # the trigger pulse that rings the resonator, through to the output
+            body = self._with_click(body, tom.click_gain, tom.click_width_s,
+                                    torch.full_like(params["tuning"], tom.click_cutoff_hz), like)
+        return body
 
     def _voice_CY(self, params: dict[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor:
         m = self.calibration.metal

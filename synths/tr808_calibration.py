@@ -180,6 +180,13 @@ class Tom:
     # even-order distortion of the output transistor: body + second_harmonic * body^2 / body_gain
     # (0 = a pure sine; the real unit's toms carry a 2nd harmonic ~15-20 dB down)
     second_harmonic: float = 0.0
+    # the attack click: the trigger pulse (click_width_s, height click_gain) that rings the
+    # resonator, also heard directly through a first-order low-pass at click_cutoff_hz (as the
+    # bass drum's click; no knob acts on it).  The real unit's toms hold 15-30 dB more above
+    # 500 Hz in their first 5 ms than the resonator alone (0 = no click, the legacy model)
+    click_gain: float = 0.0
+    click_width_s: float = 0.001
+    click_cutoff_hz: float = 2000.0
 
 
 def _legacy_toms() -> dict[str, Tom]:
