@@ -419,7 +419,8 @@ def _fit_sd(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
         f"(T60 {cal.snare.high.t60_s:.3f} s)")
 
     def balance(audio: np.ndarray) -> float:
-        return acoustics.band_energy_db(audio, RATE, *bands["high"]) - acoustics.band_energy_db(audio, RATE, *bands["low"])
+        return (acoustics.band_energy_db(audio, RATE, *bands["high"])
+                - acoustics.band_energy_db(audio, RATE, *bands["low"], start_s=SD_LOW_BAND_FROM_S))
 
     # tone knob -> the wiper's share of the high resonator (a linear pot between the two)
     def share_of(rec: Recording, audio: np.ndarray) -> float:
@@ -433,6 +434,8 @@ def _fit_sd(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
     log.points["SD.tone"] = points
     cal = with_constants(cal, "snare", tone_high_share=law)
     log(f"SD tone -> high-resonator share: measured {_pts(points)}; law {_law(law)}")
+
+    cal = _fit_sd_body_level(cal, group, bands, log)
 
     # snappy: the noise's ring time, then the snappy pot -> noise RMS (silent at 0)
     loud = [(r, a) for r, a in group.items if r.knobs["snappy"] == max(x.knobs["snappy"] for x, _ in group.items)]
@@ -478,6 +481,73 @@ def _fit_sd(cal: Calibration, group: _Voice, log: FitLog) -> Calibration:
     log(f"SD noise T60 {cal.snare.noise_t60_s:.3f} s; snappy -> noise RMS: measured {_pts(points)} "
         f"(0 is the pot's silent end, not fitted); law {_law(law)}")
     return with_constants(cal, "snare", snappy_noise_rms=law)
+
+
+#: the prior of the snare TONE wiper's load (``Snare.tone_load``)
+#: the snare's tone balance reads its low resonator from this time on (s): after the high
+#: resonator (T60 ~0.06 s), whose spectral skirt fills the low band in the first tens of ms,
+#: has died away.  Over the whole sound the tone-10 balance put the low resonator 5 dB too
+#: quiet in the tail, and the matcher read the tone-10 recordings at 8.8-9.1 (now 9.5-10;
+#: the same from 0.03 s to 0.1 s, bench_real808, RESULTS.md session 29).
+SD_LOW_BAND_FROM_S = 0.05
+
+
+def loaded_wiper_load(pot_ohm: float, series_ohm: float, load_ohm: float) -> float:
+    """``Snare.tone_load`` of a linear pot mixing two sources into a load: source A at the
+    pot's ``u = 0`` end directly, source B at the ``u = 1`` end through ``series_ohm``, the
+    wiper into ``load_ohm`` to a virtual ground.  By nodal analysis source A's gain is
+    ``G_A / (G_A + G_B + G_L)`` with ``G_A = 1 / (u R)``, ``G_B = 1 / (series + (1 - u) R)``,
+    ``G_L = 1 / load``; it sags at mid-rotation below the line between its ends.  The load
+    ``L`` puts the model's dip ``1 / (1 + L u (1 - u))`` at ``u = 1/2`` where that sag is."""
+    def gain_a(u: float) -> float:
+        if u == 0:
+            return 1.0
+        g_a, g_b, g_l = 1 / (u * pot_ohm), 1 / (series_ohm + (1 - u) * pot_ohm), 1 / load_ohm
+        return g_a / (g_a + g_b + g_l)
+    line = (gain_a(0.0) + gain_a(1.0)) / 2
+    return 4.0 * (line / gain_a(0.5) - 1.0)
+
+
+#: The prior of the snare TONE wiper's load, from the circuit, not from the recordings: VR8
+#: (100K(B)) between the low resonator's output (through C63 only) and the high one's
+#: (through R200, 47 kOhm), its wiper into the summing amplifier's virtual ground through
+#: R204 (100 kOhm) (minisystem/880 TR-808 clone, TR-808-Clone.net).  The low resonator,
+#: which holds most of the body's energy at every tone, sags to 0.80 of its line at
+#: mid-rotation: load 1.01.  The recordings' full fit puts it at ~1.3.
+SD_TONE_LOAD_PRIOR = loaded_wiper_load(100e3, 47e3, 100e3)
+SD_TONE_LOAD_SIGMA = 1.0
+
+
+def _fit_sd_body_level(cal: Calibration, group: _Voice, bands: dict[str, tuple[float, float]],
+                       log: FitLog) -> Calibration:
+    """The body's level along the tone knob: a geometric tilt (``tone_body_tilt``)
+    and the wiper's load (``tone_load``: a dip at mid-rotation), fitted to the resonators'
+    band energy of each recording against the model's (MAP: the tilt's prior 1, the load's
+    :data:`SD_TONE_LOAD_PRIOR`).  Without it the model's body at tone 5 was 2-3 dB louder,
+    relative to its ends, than the unit's, and the tone-5 recordings read 6.0-6.3."""
+    def body_db(x: np.ndarray) -> float:
+        return 10 * math.log10(sum(10 ** (acoustics.band_energy_db(x, RATE, *b) / 10) for b in bands.values()))
+
+    flat = with_constants(cal, "snare", tone_body_tilt=1.0, tone_load=0.0)
+    ratios = group.per_recording(lambda rec, audio: (body_db(audio) - body_db(render("SD", flat, rec.knobs, len(audio))))
+                                 * math.log(10) / 20)
+    points = _position_medians((r.knobs["tone"], v) for r, v in ratios)
+    taper = cal.snare.tone_high_share.taper
+
+    def model(x: np.ndarray, k: float) -> float:  # x: log scale, log tilt at 10, load
+        u = float(taper(torch.tensor(k, dtype=torch.float64)))
+        return x[0] + x[1] * k / 10 - math.log1p(x[2] * u * (1 - u))
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        data = [(model(x, k) - y) / DATA_SIGMA for k, y in points.items()]
+        return np.array(data + [x[1] / PRIOR_SIGMA, (x[2] - SD_TONE_LOAD_PRIOR) / SD_TONE_LOAD_SIGMA])
+
+    start = np.array([float(np.mean(list(points.values()))), 0.0, max(SD_TONE_LOAD_PRIOR, 0.1)])  # inside the bounds
+    x = optimize.least_squares(residuals, start, bounds=(
+        [-np.inf, -np.inf, 0.0], [np.inf, np.inf, 50.0])).x
+    log(f"SD body level along tone: measured {_pts({k: 20 * v / math.log(10) for k, v in points.items()})} dB; "
+        f"tilt {20 * x[1] / math.log(10):+.2f} dB at 10, wiper load {x[2]:.3f}")
+    return with_constants(cal, "snare", tone_body_tilt=math.exp(x[1]), tone_load=float(x[2]))
 
 
 #: the toms and congas whose click :func:`fit_pulse_click` fits (the others keep the prior's). The

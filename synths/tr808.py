@@ -266,7 +266,13 @@ class TR808(Synth):
         parts = self._const("sd_parts", like, make)
         high_share = sd.tone_high_share(params["tone"]).unsqueeze(-1)
         snappy = sd.snappy_noise_rms(params["snappy"]).unsqueeze(-1)
-        return (1 - high_share) * parts[0] + high_share * parts[1] + snappy * parts[2]
+        body = (1 - high_share) * parts[0] + high_share * parts[1]
+        if sd.tone_body_tilt != 1.0:
+            body = body * (sd.tone_body_tilt ** (params["tone"] / 10.0)).unsqueeze(-1)
+        if sd.tone_load:
+            u = sd.tone_high_share.taper(params["tone"]).unsqueeze(-1)
+            body = body / (1 + sd.tone_load * u * (1 - u))
+        return body + snappy * parts[2]
 
     def _tom(self, params: dict[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor:
         tom = self.calibration.toms[self.voice]

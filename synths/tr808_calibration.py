@@ -152,6 +152,13 @@ class Snare:
     body_gain: float = 0.75
     # tone knob: the wiper's share of the high resonator (the low one gets 1 - share).
     tone_high_share: KnobLaw = KnobLaw(0.2, 0.8)
+    # the wiper's load: the body's gain is ``1 / (1 + tone_load * u * (1 - u))`` at wiper
+    # fraction ``u`` (the pot's two halves in parallel, ``u (1 - u) R_pot``, drive the next
+    # stage's input resistance ``R_pot / tone_load``); 0 = an unloaded wiper (no dip at mid)
+    tone_load: float = 0.0
+    # the body's gain at tone 10 against tone 0, geometric in between, before the load's dip
+    # (1: the legacy model)
+    tone_body_tilt: float = 1.0
     noise_highpass_hz: float = 1200.0
     # a second-order low-pass on the noise (0 = none; the real unit's noise falls above ~8 kHz)
     noise_lowpass_hz: float = 0.0

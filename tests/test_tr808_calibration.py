@@ -377,3 +377,72 @@ def test_the_match_objective_reads_the_tom_tuning_with_its_click():
     assert abs(reading - 5.0) <= 0.5, f"MT50 reads tuning {reading:g} ({np.round(best, 4)})"
     without = with_constants(load_calibration(DEFAULT_NAME), "toms", "MT", click_gain=0.0)
     assert _objective_reading("MT50", 1.0, "tuning", values, {}, levels, without)[0] > 5.5
+
+
+def test_the_snare_tone_load_prior_is_the_loaded_wiper_of_the_circuit():
+    """The prior of ``Snare.tone_load`` from the circuit (VR8 100 kOhm between the low
+    resonator and, through R200 47 kOhm, the high one; its wiper into R204 100 kOhm to a
+    virtual ground): the low resonator's gain, solved here by nodal analysis as a linear
+    system, sags at mid-rotation to 0.80 of the line between its ends, which the model's
+    ``1 / (1 + L u (1 - u))`` is at u = 1/2 for L = 1.01."""
+    from matching.tr808_fit import SD_TONE_LOAD_PRIOR, loaded_wiper_load
+    pot, series, load = 100e3, 47e3, 100e3
+
+    def low_gain(u: float) -> float:  # nodes: wiper, pot end B; the low source (1 V) drives end A
+        if u == 0:
+            return 1.0
+        g_a, g_series, g_load = 1 / (u * pot), 1 / series, 1 / load
+        if u == 1:  # the wiper is end B: one node
+            return g_a / (g_a + g_series + g_load)
+        g_track_b = 1 / ((1 - u) * pot)
+        conductance = np.array([[g_a + g_track_b + g_load, -g_track_b],
+                                [-g_track_b, g_track_b + g_series]])
+        wiper, _ = np.linalg.solve(conductance, np.array([g_a * 1.0, 0.0]))
+        return wiper
+    line = (low_gain(0.0) + low_gain(1.0)) / 2
+    expected = 4 * (line / low_gain(0.5) - 1)
+    assert abs(loaded_wiper_load(pot, series, load) - expected) < 1e-6
+    assert abs(SD_TONE_LOAD_PRIOR - expected) < 1e-6 and 0.9 < expected < 1.1
+
+
+def _matched_knob(name: str, knob: str, calibration: Calibration) -> float:
+    """``match_preset``'s reading of ``knob`` on recording ``name`` (voice given), the model
+    under ``calibration``."""
+    from matching import match_preset
+    from synths.tr808 import default_calibration as calibration_default
+    rec = _recording(name)
+    with calibration_default(calibration):
+        result = match_preset(str(rec.path), "tr808", voice=rec.voice, progress=False)
+    return float(result.preset.params[knob])
+
+
+def test_the_matcher_reads_the_snare_tone_at_mid_rotation():
+    """SD5000 (tone 5, snappy 0): ``match_preset`` reads its tone within 0.5 of 5. Without the
+    body's level law along tone (the loaded wiper's dip and the tilt: ``tone_load = 0``,
+    ``tone_body_tilt = 1``) the model's body at mid-rotation is ~2.5 dB too loud against its
+    ends, and it reads 6 or more."""
+    from matching.tr808_fit import with_constants
+    shipped = load_calibration(DEFAULT_NAME)
+    flat = with_constants(shipped, "snare", tone_load=0.0, tone_body_tilt=1.0)
+    assert shipped.snare.tone_load > 0.5
+    readings = [_matched_knob("SD5000", "tone", c) for c in (shipped, flat)]
+    assert abs(readings[0] - 5.0) <= 0.5 and readings[1] >= 5.75, readings
+
+
+def test_the_fit_reads_the_snare_tone_balance_after_the_high_ring(monkeypatch):
+    """SD1000 (tone 10, snappy 0), fitted with SD5000 and SD5010: the tone balance reads the
+    low resonator after the high one's ring has died away (``SD_LOW_BAND_FROM_S``), where
+    its spectral skirt no longer fills the low band. ``match_preset`` then reads SD1000's
+    tone at 9.25 or more. With the balance over the whole sound (``SD_LOW_BAND_FROM_S = 0``)
+    the fitted share at tone 10 is ~0.91, the low resonator ~5 dB too quiet in the tail, and
+    it reads less."""
+    from matching import tr808_fit
+    from matching.tr808_recordings import find_recordings
+    recordings = find_recordings(RECORDINGS, ["SD"])
+    assert sorted(r.name for r in recordings) == ["SD1000", "SD5000", "SD5010"]
+    fitted = tr808_fit.fit_calibration(recordings, name="sd", envelopes=False)
+    monkeypatch.setattr(tr808_fit, "SD_LOW_BAND_FROM_S", 0.0)
+    whole = tr808_fit.fit_calibration(recordings, name="sd-whole", envelopes=False)
+    shares = [c.snare.tone_high_share.value(10.0) for c in (fitted, whole)]
+    readings = [_matched_knob("SD1000", "tone", c) for c in (fitted, whole)]
+    assert shares[0] < 0.89 < shares[1] and readings[0] >= 9.25 > readings[1], (shares, readings)
